@@ -21,7 +21,7 @@ class CommandModule(Protocol):
 def register_all(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name in COMMAND_MODULES:
         try:
-            module: CommandModule = importlib.import_module(name)  # type: ignore[assignment]
+            module: CommandModule = importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name == name:
                 continue
