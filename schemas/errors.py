@@ -51,8 +51,9 @@ class ErrorCode(StrEnum):
     SUPPORT_UNAVAILABLE = "50004"
 
     @property
-    def title(self) -> str:
-        return _TITLES[self]
+    def phrase(self) -> str:
+        """The short message BECKN-005 gives for the code."""
+        return _PHRASES[self]
 
     @classmethod
     def invalid_signature(cls, *, receiving_callback: bool) -> ErrorCode:
@@ -63,7 +64,7 @@ class ErrorCode(StrEnum):
         return cls.BAP_STALE_REQUEST if receiving_callback else cls.BPP_STALE_REQUEST
 
 
-_TITLES: dict[ErrorCode, str] = {
+_PHRASES: dict[ErrorCode, str] = {
     ErrorCode.BAP_INVALID_SIGNATURE: "Invalid signature",
     ErrorCode.BAP_STALE_REQUEST: "Stale request",
     ErrorCode.BAP_INVALID_RESPONSE: "Invalid response",
