@@ -148,7 +148,7 @@ BAD_VALUES = [
     ("commitment", "window_start", "2026-07-14 17:00"),
     ("commitment", "window_end", "2026-07-14T25:00:00Z"),
     ("performance", "intervals", "eight"),
-    ("performance", "actual_kw", "-3"),
+    ("performance", "actual_kw", "3 kW"),
     ("settlement", "currency", "usd"),
     ("settlement", "penalty_amount", "-1"),
     ("settlement", "rate_per_kwh", "0.25 USD"),
