@@ -11,6 +11,9 @@ COMMAND_MODULES = (
     "participant.commands.migrate",
     "participant.commands.registry",
     "participant.commands.bench",
+    "participant.commands.devices",
+    "participant.commands.bpp",
+    "participant.commands.bap",
 )
 
 

@@ -97,9 +97,13 @@ class ProcessServer:
 
     def start(self, *, timeout: float = 30.0) -> Self:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            self.args, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT
-        )
+        try:
+            self.process = subprocess.Popen(
+                self.args, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT
+            )
+        finally:
+            if not isinstance(log, int):
+                log.close()  # the child holds its own descriptor
         wait_until(self._ready, timeout=timeout, what=f"{self.args[0]} at {self.url}{self.health_path}")
         return self
 

@@ -1,0 +1,44 @@
+"""`degflex bench pipeline`: time the inbound checks per message and write the figures as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import TypeAlias
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def register(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser("bench", help="micro-benchmarks of degflex's hot paths")
+    benches = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    pipeline = benches.add_parser(
+        "pipeline",
+        help="inbound pipeline per message: signature, JSON, schema, context, dedupe (no HTTP)",
+        description="Time InboundPipeline.screen and .check_fresh for a signed search and a confirm "
+        "against a migrated SQLite file; print a table and write the report as JSON.",
+    )
+    pipeline.add_argument("--iterations", type=int, default=5000, help="messages per action (default 5000)")
+    pipeline.add_argument(
+        "--output",
+        type=Path,
+        default=Path("bench-pipeline.json"),
+        help="JSON report (default bench-pipeline.json)",
+    )
+    pipeline.set_defaults(func=bench_pipeline_command)
+
+
+def bench_pipeline_command(args: argparse.Namespace) -> int:
+    from participant.bench import run, table
+
+    if args.iterations < 1:
+        print("degflex bench pipeline: --iterations must be at least 1")
+        return 2
+    logging.basicConfig(level=logging.WARNING)
+    report = run(args.iterations)
+    print(table(report))
+    args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"report written to {args.output}")
+    return 0
