@@ -18,7 +18,9 @@ from schemas.errors import ErrorCode
 
 # Worth retrying: the receiver may not know our key yet, was slow, asked us to slow down, or broke.
 RETRYABLE_HTTP_STATUSES = frozenset({401, 408, 429})
-# "Stale / duplicate request": on a retry this means an earlier attempt did arrive.
+# "Stale request" with HTTP 409 is how a receiver says "duplicate message_id": on a retry this means an
+# earlier attempt did arrive. The same codes with 400 mean an expired ttl, which was never accepted.
+DUPLICATE_HTTP_STATUS = 409
 ALREADY_RECEIVED_CODES = frozenset({ErrorCode.BAP_STALE_REQUEST.value, ErrorCode.BPP_STALE_REQUEST.value})
 
 
@@ -66,7 +68,11 @@ def judge(http_status: int, reply: Reply, *, attempt: int) -> Verdict:
     if http_status in RETRYABLE_HTTP_STATUSES or http_status >= 500:
         return Verdict(None)
     if reply.ack_status == "NACK":
-        if attempt > 1 and reply.error_code in ALREADY_RECEIVED_CODES:
+        if (
+            attempt > 1
+            and http_status == DUPLICATE_HTTP_STATUS
+            and reply.error_code in ALREADY_RECEIVED_CODES
+        ):
             return Verdict(
                 OutboxStatus.DELIVERED,
                 note=f"NACK {reply.error_code} on attempt {attempt}: the receiver already had this message",

@@ -30,8 +30,11 @@ def nack(code: str) -> Reply:
         (302, Reply(None), 1, OutboxStatus.NACKED),
         (400, ACK, 1, OutboxStatus.NACKED),
         (200, nack("20002"), 1, OutboxStatus.NACKED),
-        (200, nack("20002"), 2, OutboxStatus.DELIVERED),
-        (400, nack("30022"), 3, OutboxStatus.DELIVERED),
+        (409, nack("20002"), 2, OutboxStatus.DELIVERED),
+        (409, nack("30022"), 3, OutboxStatus.DELIVERED),
+        (409, nack("30022"), 1, OutboxStatus.NACKED),
+        (200, nack("20002"), 2, OutboxStatus.NACKED),
+        (400, nack("30022"), 3, OutboxStatus.NACKED),
         (400, nack("30016"), 2, OutboxStatus.NACKED),
         (401, nack("30016"), 1, None),
         (408, Reply(None), 1, None),
@@ -45,7 +48,7 @@ def test_judge(http_status: int, reply: Reply, attempt: int, expected: OutboxSta
 
 
 def test_a_duplicate_counted_as_delivered_says_so() -> None:
-    note = judge(200, nack("20002"), attempt=2).note
+    note = judge(409, nack("20002"), attempt=2).note
     assert note is not None and "already had" in note
 
 
