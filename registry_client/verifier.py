@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from registry_client.errors import (
+    BadSignature,
     KeyFormatError,
     MissingSignature,
     NotAGateway,
@@ -74,17 +75,26 @@ class RequestVerifier:
             # The signer may have rotated to a key we cached as missing moments ago.
             subscriber = await self.keystore.get(header.subscriber_id, header.unique_key_id, refresh=True)
         try:
+            self._check(body, header, subscriber, now, digest_header)
+        except BadSignature:
+            # A peer that rotated its key but kept the key id: ask the registry once more (the key
+            # store rate-limits refreshes, so junk signatures cannot turn into a lookup flood).
+            fresh = await self.keystore.get(header.subscriber_id, header.unique_key_id, refresh=True)
+            if fresh.signing_public_key == subscriber.signing_public_key:
+                raise
+            self._check(body, header, fresh, now, digest_header)
+            subscriber = fresh
+        return header, subscriber
+
+    def _check(
+        self, body: bytes, header: SignatureHeader, subscriber: Subscriber, now: float, digest: str | None
+    ) -> None:
+        try:
             verify_signature(
-                body,
-                header,
-                subscriber.signing_public_key,
-                now=now,
-                skew=self._skew,
-                digest_header=digest_header,
+                body, header, subscriber.signing_public_key, now=now, skew=self._skew, digest_header=digest
             )
         except KeyFormatError as exc:
             raise UnknownKey(f"the registry's key for {header.key_id} is unusable: {exc}") from None
-        return header, subscriber
 
 
 def check_signer(verified: VerifiedSender, expected_subscriber_id: str) -> None:

@@ -124,6 +124,20 @@ async def test_a_rotated_key_is_found_despite_a_cached_miss(clock: FakeClock) ->
     assert verified.header.unique_key_id == "bap-key-2"
 
 
+async def test_a_new_key_under_the_same_key_id_is_fetched_again(clock: FakeClock) -> None:
+    """Rotation that keeps the key id: the cached key fails, one refresh finds the new one."""
+    new_key = identity("bap.example.com", "bap-key-1")
+    registry = StaticRegistry([subscriber(BAP)])
+    check = verifier(clock, registry)
+    await check.verify(BODY, sign(BAP, clock))  # caches the old key
+    registry.subscribers[:] = [subscriber(new_key)]
+    clock.advance(2)  # past the refresh interval, well inside the cache's ttl
+    verified = await check.verify(BODY, sign(new_key, clock))
+    assert verified.subscriber.signing_public_key == new_key.signing_public_key
+    with pytest.raises(BadSignature):
+        await check.verify(BODY, sign(BAP, clock))
+
+
 async def test_a_gateway_signature_from_a_gateway_is_accepted(
     clock: FakeClock, network: StaticRegistry
 ) -> None:
