@@ -20,6 +20,7 @@ MODEL_MODULES = (
     "bpp.fleet.models",
     "bpp.offers.models",
     "bpp.capacity.models",
+    "bpp.orders.models",
 )
 
 

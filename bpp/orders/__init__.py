@@ -1,0 +1,1 @@
+"""Orders: flexibility contracts from draft to settlement, the capacity they hold, and their history."""
