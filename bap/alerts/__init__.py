@@ -1,0 +1,1 @@
+"""Alerts for the desk, grid alerts (HTTP and NATS) turned into events, and conflicts to resolve."""

@@ -1,0 +1,1 @@
+"""The audit trail of every desk action, by operator, channel and outcome."""

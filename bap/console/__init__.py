@@ -1,0 +1,1 @@
+"""The operators' console: WebSocket fan-out, snapshot, and plain commands parsed deterministically."""

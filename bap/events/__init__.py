@@ -1,0 +1,1 @@
+"""Flexibility events: the need, the search, the offers collected, the recommendation and the decision."""
