@@ -11,13 +11,23 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
 
 from schemas.devices.subjects import DEVICE_ID_PATTERN
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    """UTC to the millisecond, the precision on the wire, so a message survives a round trip unchanged."""
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def format_timestamp(value: datetime) -> str:
@@ -26,11 +36,11 @@ def format_timestamp(value: datetime) -> str:
 
 
 Timestamp = Annotated[
-    datetime,
+    AwareDatetime,
     AfterValidator(_to_utc),
     PlainSerializer(format_timestamp, return_type=str, when_used="json"),
 ]
-"""Any RFC 3339 time with an offset on the way in (naive times are refused), UTC on the way out."""
+"""Any RFC 3339 time with an offset on the way in (naive times are refused), UTC milliseconds out."""
 
 DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
 CommandId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Any, TypeVar
@@ -34,8 +35,6 @@ def _is_date_time(instance: object) -> bool:
         return True
     if _RFC3339.fullmatch(instance) is None:
         return False
-    from datetime import datetime
-
     datetime.fromisoformat(instance.upper().replace("Z", "+00:00"))
     return True
 
