@@ -27,6 +27,17 @@ class EventRepository:
     async def get(self, event_id: str) -> FlexEvent | None:
         return await self.session.get(FlexEvent, event_id)
 
+    async def lock(self, event_id: str) -> FlexEvent | None:
+        """The event, row-locked until the transaction ends (PostgreSQL; SQLite has one writer anyway),
+        so callbacks for sibling orders that derive the event's state from its orders take turns."""
+        query = (
+            select(FlexEvent)
+            .where(FlexEvent.id == event_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return cast(FlexEvent | None, await self.session.scalar(query))
+
     async def find(self, ref: str) -> FlexEvent:
         return await by_prefix(self.session, FlexEvent, FlexEvent.id, ref, "event")
 

@@ -116,9 +116,14 @@ async def receive_offers(
     bpp_uri: str,
     drafts: list[OfferDraft],
 ) -> list[FlexOffer]:
-    """Store an aggregator's offers while the window is open; close it early once everyone answered."""
+    """Store an aggregator's offers while the window is open; close it early once everyone answered.
+
+    The event row is locked first so that aggregators answering at the same moment take turns: each
+    then sees the others' offers (one `options` frame has them all) and the early close is not missed.
+    """
     events = EventRepository(session)
-    if event.state is not EventState.COLLECTING:
+    locked = await events.lock(event.id)
+    if locked is None or locked.state is not EventState.COLLECTING:
         log.info("on_search from %s after event %s stopped collecting; ignored", aggregator_id, event.id)
         return []
     history = await _delivery_history(session, aggregator_id)

@@ -235,7 +235,7 @@ async def fail_order(session: AsyncSession, desk: Desk, order: Order, kind: Aler
 async def fall_back(session: AsyncSession, desk: Desk, failed: Order) -> list[Order]:
     """Cover the failed order's reliable kW with offers not tried yet, from aggregators that did not fail."""
     events = EventRepository(session)
-    event = await events.get(failed.event_id)
+    event = await events.lock(failed.event_id)
     if event is None or event.state not in (EventState.ACTIVATING, EventState.ACTIVE):
         return []
     orders = await OrderRepository(session).for_event(event.id)

@@ -114,7 +114,7 @@ async def on_cancel(session: AsyncSession, desk: Desk, order: Order, message: In
 async def settle_event(session: AsyncSession, desk: Desk, event_id: str) -> None:
     """Derive the event's state from its orders; tell the consoles when it completes or fails."""
     events = EventRepository(session)
-    event = await events.get(event_id)
+    event = await events.lock(event_id)
     if event is None or event.state not in (EventState.ACTIVATING, EventState.ACTIVE):
         return
     orders = await OrderRepository(session).for_event(event_id)
