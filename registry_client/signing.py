@@ -36,6 +36,13 @@ DEFAULT_SKEW = 5
 
 # One `name=value` or `name="value"` parameter, then a comma or the end; values may hold commas when quoted.
 _PARAM = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"([^"]*)"|([^",\s]*))\s*(?:,|$)')
+# Exactly what `SignatureHeader.format` writes (and what most peers send), read in one match. It reads
+# the same values as `_PARAM` would, parameter by parameter; anything else goes through `_PARAM`.
+_CANONICAL = re.compile(
+    r'(?:[Ss][Ii][Gg][Nn][Aa][Tt][Uu][Rr][Ee] )?keyId="([^"]*)",algorithm="([^"]*)",created="([^"]*)",'
+    r'expires="([^"]*)",headers="([^"]*)",signature="([^"]*)"'
+)
+_CANONICAL_NAMES = ("keyid", "algorithm", "created", "expires", "headers", "signature")
 _INTEGER = re.compile(r"[0-9]{1,15}")
 
 
@@ -65,9 +72,9 @@ class SignatureHeader:
             raise ValueError(f"subscriber id {self.subscriber_id!r} cannot be put in a keyId")
         if not self.unique_key_id or '"' in self.unique_key_id:
             raise ValueError(f"unique key id {self.unique_key_id!r} cannot be put in a keyId")
-        if not self.algorithm or any(c in self.algorithm for c in '|"'):
+        if not self.algorithm or "|" in self.algorithm or '"' in self.algorithm:
             raise ValueError(f"algorithm {self.algorithm!r} cannot be put in a keyId")
-        if any(c in "".join(self.headers) for c in '"') or '"' in self.signature:
+        if '"' in "".join(self.headers) or '"' in self.signature:
             raise ValueError("header values cannot contain double quotes")
 
     @property
@@ -96,7 +103,8 @@ class SignatureHeader:
             raise MalformedSignature(
                 f"keyId says algorithm {key_algorithm!r} but the algorithm parameter says {algorithm!r}"
             )
-        headers = tuple(params.get("headers", " ".join(SIGNED_HEADERS)).split())
+        listed = params.get("headers")
+        headers = SIGNED_HEADERS if listed is None else tuple(listed.split())
         signature = params["signature"]
         try:
             base64.b64decode(signature, validate=True)
@@ -118,21 +126,28 @@ class SignatureHeader:
 
 def _parse_params(value: str) -> dict[str, str]:
     text = value.strip()
+    canonical = _CANONICAL.fullmatch(text)
+    if canonical is not None:
+        return dict(zip(_CANONICAL_NAMES, canonical.groups(), strict=True))
+    return _tokenize_params(text)
+
+
+def _tokenize_params(text: str) -> dict[str, str]:
+    """Any order, any case of names, spaces around `=` and `,`, quoted or bare values."""
     if text[:10].lower() == "signature ":
         text = text[10:]
     params: dict[str, str] = {}
     position = 0
-    while position < len(text):
-        match = _PARAM.match(text, position)
-        if match is None or match.end() == position:
-            raise MalformedSignature(
-                f"cannot read the signature header at {text[position : position + 30]!r}"
-            )
-        name = match.group(1).lower()
-        if name in params:
-            raise MalformedSignature(f"the signature header repeats {match.group(1)!r}")
-        params[name] = match.group(2) if match.group(2) is not None else match.group(3)
+    for match in _PARAM.finditer(text):
+        if match.start() != position:
+            break
+        name, quoted, bare = match.groups()
+        if name.lower() in params:
+            raise MalformedSignature(f"the signature header repeats {name!r}")
+        params[name.lower()] = quoted if quoted is not None else bare
         position = match.end()
+    if position != len(text):
+        raise MalformedSignature(f"cannot read the signature header at {text[position : position + 30]!r}")
     if not params:
         raise MalformedSignature("the signature header is empty")
     return params

@@ -12,7 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
+
+from nacl.signing import VerifyKey
 
 from registry_client.errors import KeyFormatError, LookupFailed
 from registry_client.keys import load_verify_key
@@ -66,6 +69,11 @@ class Subscriber:
     country: str | None = None
     created: datetime | None = None
     updated: datetime | None = None
+
+    @cached_property
+    def verify_key(self) -> VerifyKey:
+        """The signing public key, decoded once per entry (the key store keeps entries for hours)."""
+        return load_verify_key(self.signing_public_key)
 
     def is_usable(self, now: datetime | None = None) -> bool:
         """SUBSCRIBED and inside its validity window: only then may its signatures be trusted."""

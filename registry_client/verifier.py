@@ -90,11 +90,10 @@ class RequestVerifier:
         self, body: bytes, header: SignatureHeader, subscriber: Subscriber, now: float, digest: str | None
     ) -> None:
         try:
-            verify_signature(
-                body, header, subscriber.signing_public_key, now=now, skew=self._skew, digest_header=digest
-            )
+            key = subscriber.verify_key
         except KeyFormatError as exc:
             raise UnknownKey(f"the registry's key for {header.key_id} is unusable: {exc}") from None
+        verify_signature(body, header, key, now=now, skew=self._skew, digest_header=digest)
 
 
 def check_signer(verified: VerifiedSender, expected_subscriber_id: str) -> None:

@@ -16,9 +16,9 @@ def register(subparsers: Subparsers) -> None:
     benches = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
     pipeline = benches.add_parser(
         "pipeline",
-        help="inbound pipeline per message: signature, JSON, schema, context, dedupe (no HTTP)",
-        description="Time InboundPipeline.screen and .check_fresh for a signed search and a confirm "
-        "against a migrated SQLite file; print a table and write the report as JSON.",
+        help="inbound pipeline per message: signature, JSON, schema, context, dedupe, persist (no HTTP)",
+        description="Time InboundPipeline.screen, .check_fresh and .persist for signed searches and "
+        "confirms against a migrated SQLite file; print a table and write the report as JSON.",
     )
     pipeline.add_argument("--iterations", type=int, default=5000, help="messages per action (default 5000)")
     pipeline.add_argument(

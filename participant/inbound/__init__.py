@@ -4,6 +4,7 @@ from participant.inbound.checks import InboundPolicy, Rejection
 from participant.inbound.handlers import ActionHandler, BaseActionHandler, InboundMessage
 from participant.inbound.inbox import InboxDispatcher
 from participant.inbound.pipeline import InboundPipeline, InboundReply, Inspection, build_beckn_router
+from participant.inbound.recent import RecentMessages
 
 __all__ = [
     "ActionHandler",
@@ -14,6 +15,7 @@ __all__ = [
     "InboundReply",
     "InboxDispatcher",
     "Inspection",
+    "RecentMessages",
     "Rejection",
     "build_beckn_router",
 ]

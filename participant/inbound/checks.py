@@ -16,7 +16,15 @@ from pydantic import ValidationError
 from participant.settings import ParticipantSettings
 from registry_client.errors import SignatureError
 from registry_client.verifier import VerifiedSender, check_signer
-from schemas.core_v1 import Action, BecknModel, Context, Envelope, parse_envelope, validation_paths
+from schemas.core_v1 import (
+    Action,
+    BecknModel,
+    Context,
+    Envelope,
+    parse_envelope,
+    parse_envelope_json,
+    validation_paths,
+)
 from schemas.errors import ErrorCode
 
 JSON_MEDIA_TYPE = "application/json"
@@ -106,6 +114,23 @@ def signature_rejection(exc: SignatureError, *, receiving_callback: bool) -> Rej
     )
 
 
+def parse_body(action: Action, body: bytes) -> Envelope[BecknModel]:
+    """JSON and schema in one pass over the raw bytes.
+
+    What pydantic's JSON parser refuses goes through Python's `json` instead, which accepts a little
+    more (a UTF-8 BOM, UTF-16, lone surrogates, deep nesting) and words the "not JSON" answer.
+    """
+    try:
+        return parse_envelope_json(action, body)
+    except ValidationError as exc:
+        errors = exc.errors()
+        if errors and errors[0]["type"] == "json_invalid":
+            return parse_schema(action, parse_json(action, body))
+        if errors and errors[0]["type"] == "model_type" and not errors[0]["loc"]:
+            raise invalid_request(action, "the body is not a JSON object") from None
+        raise _schema_rejection(action, exc) from None
+
+
 def parse_json(action: Action, body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
@@ -120,9 +145,13 @@ def parse_schema(action: Action, data: dict[str, Any]) -> Envelope[BecknModel]:
     try:
         return parse_envelope(action, data)
     except ValidationError as exc:
-        first = exc.errors()[0]["msg"] if exc.error_count() else "invalid"
-        message = f"the body is not a valid {action.value}: {first}"
-        raise invalid_request(action, message, paths=validation_paths(exc)) from None
+        raise _schema_rejection(action, exc) from None
+
+
+def _schema_rejection(action: Action, exc: ValidationError) -> Rejection:
+    first = exc.errors()[0]["msg"] if exc.error_count() else "invalid"
+    message = f"the body is not a valid {action.value}: {first}"
+    return invalid_request(action, message, paths=validation_paths(exc))
 
 
 def check_context(context: Context, action: Action, policy: InboundPolicy, now: datetime) -> None:

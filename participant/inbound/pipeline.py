@@ -3,6 +3,10 @@
 size → content type → signature over the raw bytes → (not applicable: 40001) → JSON → schema → context
 → signer → dedupe → persist → the role's `accept` → commit → ACK; then `process` via the inbox.
 Each failure is a NACK body with its code and HTTP status, logged in the message log; never a traceback.
+
+Dedupe is two-tier: messages this process accepted lately are refused from memory (`RecentMessages`);
+the insert into the message log, under its UNIQUE (sender, message_id) key, is the authority for the rest
+(other replicas, a restart, entries past their window).
 """
 
 from __future__ import annotations
@@ -28,19 +32,19 @@ from participant.inbound.checks import (
     check_sender,
     invalid_code,
     invalid_request,
-    parse_json,
-    parse_schema,
+    parse_body,
     signature_rejection,
 )
 from participant.inbound.handlers import ActionHandler, InboundMessage
 from participant.inbound.inbox import InboxDispatcher
+from participant.inbound.recent import RecentMessages
 from participant.logging import log_context
 from participant.messagelog import DuplicateMessage, MessageLogRepository
 from participant.metrics import Metrics
 from registry_client.errors import RegistryClientError, SignatureError
 from registry_client.signing import SignatureHeader
 from registry_client.verifier import RequestVerifier, VerifiedSender
-from schemas.core_v1 import NOT_APPLICABLE_ACTIONS, AckResponse, Action, BecknModel, Envelope
+from schemas.core_v1 import NOT_APPLICABLE_ACTIONS, AckResponse, Action, BecknModel, Context, Envelope
 from schemas.errors import ErrorCode
 
 log = logging.getLogger(__name__)
@@ -56,6 +60,8 @@ LOGGED_HEADERS = (
 )
 ACCEPTED = "ACK"
 SIGNATURE_VALID = "valid"
+# Every action whose request side is not applicable (`track`, `on_track`, …), worked out once.
+_NOT_APPLICABLE = frozenset(action for action in Action if action.request in NOT_APPLICABLE_ACTIONS)
 
 
 @dataclass
@@ -98,6 +104,7 @@ class InboundPipeline:
         handlers: Mapping[Action, ActionHandler],
         inbox: InboxDispatcher,
         metrics: Metrics | None = None,
+        recent: RecentMessages | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.policy = policy
@@ -106,6 +113,7 @@ class InboundPipeline:
         self.handlers = handlers
         self.inbox = inbox
         self.metrics = metrics
+        self.recent = recent if recent is not None else RecentMessages()
         self._clock = clock
         self._challenge = f'Signature realm="{policy.subscriber_id}",headers="(created) (expires) digest"'
 
@@ -154,79 +162,101 @@ class InboundPipeline:
                 verdict="registry unavailable",
                 signature_verdict="registry unavailable",
             ) from None
-        if action.request in NOT_APPLICABLE_ACTIONS or action not in self.handlers:
+        if action in _NOT_APPLICABLE or action not in self.handlers:
             raise Rejection(
                 400,
                 ErrorCode.ACTION_NOT_APPLICABLE,
                 f"{action.value} is not applicable to demand flexibility here",
                 signature_verdict=SIGNATURE_VALID,
             )
-        inspection.envelope = parse_schema(action, parse_json(action, inspection.body))
+        inspection.envelope = parse_body(action, inspection.body)
         check_context(inspection.envelope.context, action, self.policy, inspection.received_at)
         check_sender(inspection.verified, inspection.envelope.context, action)
 
-    async def check_fresh(self, session: AsyncSession, inspection: Inspection) -> None:
-        """Dedupe by (sender, message_id): a replay, or a retry of something already accepted."""
+    def check_fresh(self, inspection: Inspection) -> None:
+        """Dedupe by (sender, message_id) against what this process accepted lately: a replay, or a
+        retry of something already accepted. A miss proves nothing; `persist` has the last word."""
         sender, envelope = inspection.sender, inspection.envelope
         assert sender is not None and envelope is not None, "screen() first"
-        if await MessageLogRepository(session).is_duplicate(sender, envelope.context.message_id):
+        if self.recent.seen(sender, envelope.context.message_id):
             raise _duplicate(inspection.action, sender, envelope.context.message_id)
 
+    async def persist(self, inspection: Inspection) -> InboundMessage:
+        """Log the message and run the role's `accept` in one transaction, then commit. The insert
+        refuses a (sender, message_id) the message log holds already: that is the dedupe authority."""
+        verified, envelope = inspection.verified, inspection.envelope
+        assert verified is not None and envelope is not None, "screen() first"
+        context, action = envelope.context, inspection.action
+        sender = verified.subscriber.subscriber_id
+        try:
+            async with self.session_factory() as session, session.begin():
+                record = await MessageLogRepository(session).record_inbound(
+                    **_record_fields(inspection),
+                    signature_verdict=SIGNATURE_VALID,
+                    http_status=200,
+                    ack_status=ACCEPTED,
+                    accepted=True,
+                )
+                message = InboundMessage(
+                    record_id=record.id,
+                    action=action,
+                    context=context,
+                    envelope=envelope,
+                    body=inspection.body,
+                    sender=sender,
+                    signer=verified.subscriber,
+                    gateway=verified.gateway,
+                    received_at=inspection.received_at,
+                )
+                await self.handlers[action].accept(session, message)
+        except Rejection:
+            raise
+        except DuplicateMessage:
+            self._remember(sender, context)
+            raise _duplicate(action, sender, context.message_id) from None
+        except BecknNack as nack:
+            raise Rejection(
+                nack.http_status,
+                nack.code,
+                nack.message,
+                paths=nack.paths,
+                signature_verdict=SIGNATURE_VALID,
+            ) from None
+        except Exception as exc:  # the database or a handler failed: the sender should retry
+            log.exception("could not accept %s", action.value)
+            raise Rejection(
+                503,
+                invalid_code(receiving_callback=action.is_callback),
+                f"the message could not be accepted now ({type(exc).__name__}); send it again",
+                verdict="unavailable",
+                signature_verdict=SIGNATURE_VALID,
+            ) from None
+        self._remember(sender, context)
+        return message
+
+    def _remember(self, sender: str, context: Context) -> None:
+        """Only once the database holds the message, and only while a replay could still pass `screen`."""
+        expires_at = context.expires_at()
+        seconds = None
+        if expires_at is not None:
+            seconds = (expires_at + self.policy.skew - self._clock()).total_seconds()
+        self.recent.remember(sender, context.message_id, seconds)
+
     async def admit(self, inspection: Inspection) -> InboundReply:
-        """Screen, then persist and `accept` in one transaction; after the commit, hand to the inbox."""
+        """Screen and dedupe; persist and `accept` in one transaction; after the commit, hand to the inbox."""
         await self.screen(inspection)
         verified, envelope = inspection.verified, inspection.envelope
         assert verified is not None and envelope is not None
-        context, action = envelope.context, inspection.action
-        sender = verified.subscriber.subscriber_id
+        context = envelope.context
         with log_context(
-            transaction_id=context.transaction_id, message_id=context.message_id, counterparty=sender
+            transaction_id=context.transaction_id,
+            message_id=context.message_id,
+            counterparty=verified.subscriber.subscriber_id,
         ):
-            try:
-                async with self.session_factory() as session, session.begin():
-                    await self.check_fresh(session, inspection)
-                    record = await MessageLogRepository(session).record_inbound(
-                        **_record_fields(inspection),
-                        signature_verdict=SIGNATURE_VALID,
-                        http_status=200,
-                        ack_status=ACCEPTED,
-                        accepted=True,
-                    )
-                    message = InboundMessage(
-                        record_id=record.id,
-                        action=action,
-                        context=context,
-                        envelope=envelope,
-                        body=inspection.body,
-                        sender=sender,
-                        signer=verified.subscriber,
-                        gateway=verified.gateway,
-                        received_at=inspection.received_at,
-                    )
-                    await self.handlers[action].accept(session, message)
-            except Rejection:
-                raise
-            except DuplicateMessage:
-                raise _duplicate(action, sender, context.message_id) from None
-            except BecknNack as nack:
-                raise Rejection(
-                    nack.http_status,
-                    nack.code,
-                    nack.message,
-                    paths=nack.paths,
-                    signature_verdict=SIGNATURE_VALID,
-                ) from None
-            except Exception as exc:  # the database or a handler failed: the sender should retry
-                log.exception("could not accept %s", action.value)
-                raise Rejection(
-                    503,
-                    invalid_code(receiving_callback=action.is_callback),
-                    f"the message could not be accepted now ({type(exc).__name__}); send it again",
-                    verdict="unavailable",
-                    signature_verdict=SIGNATURE_VALID,
-                ) from None
+            self.check_fresh(inspection)
+            message = await self.persist(inspection)
             self.inbox.submit(message)
-            log.info("accepted %s", action.value, extra={"record_id": record.id})
+            log.info("accepted %s", inspection.action.value, extra={"record_id": message.record_id})
         return InboundReply(200, AckResponse.ack())
 
     async def reject(self, inspection: Inspection, rejection: Rejection) -> InboundReply:

@@ -1,7 +1,12 @@
 """The message log: every Beckn message in and out, byte for byte, and the inbox of accepted ones."""
 
 from participant.messagelog.models import Direction, MessageRecord, ProcessingState
-from participant.messagelog.repository import DuplicateMessage, MessageLogRepository, MessageNotFound
+from participant.messagelog.repository import (
+    DuplicateMessage,
+    MessageLogRepository,
+    MessageNotFound,
+    dedupe_key,
+)
 
 __all__ = [
     "Direction",
@@ -10,4 +15,5 @@ __all__ = [
     "MessageNotFound",
     "MessageRecord",
     "ProcessingState",
+    "dedupe_key",
 ]

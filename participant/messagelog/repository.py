@@ -32,6 +32,18 @@ def dedupe_key(counterparty: str, message_id: str) -> str:
     return f"{counterparty}|{message_id}"
 
 
+# Built once, executed with the row as parameters: a statement holding its values would be built and
+# cache-keyed again for every message.
+_INSERT_UNLESS_DUPLICATE: dict[str, Any] = {
+    "postgresql": postgresql.insert(MessageRecord)
+    .on_conflict_do_nothing(index_elements=[MessageRecord.dedupe_key])
+    .returning(MessageRecord),
+    "sqlite": sqlite.insert(MessageRecord)
+    .on_conflict_do_nothing(index_elements=[MessageRecord.dedupe_key])
+    .returning(MessageRecord),
+}
+
+
 class MessageLogRepository:
     """Reads and writes message records in the caller's transaction; never commits."""
 
@@ -92,25 +104,12 @@ class MessageLogRepository:
         values["processing_state"] = ProcessingState.PENDING
         now = utcnow()
         values["created_at"] = values["updated_at"] = now
-        result = await self.session.scalars(self._insert_unless_duplicate(values).returning(MessageRecord))
+        statement = _INSERT_UNLESS_DUPLICATE[self.session.get_bind().dialect.name]
+        result = await self.session.scalars(statement, [values])
         accepted_record: MessageRecord | None = result.one_or_none()
         if accepted_record is None:
             raise DuplicateMessage(counterparty, message_id)
         return accepted_record
-
-    def _insert_unless_duplicate(self, values: dict[str, Any]) -> Any:
-        dialect = self.session.get_bind().dialect.name
-        if dialect == "postgresql":
-            return (
-                postgresql.insert(MessageRecord)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=[MessageRecord.dedupe_key])
-            )
-        return (
-            sqlite.insert(MessageRecord)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=[MessageRecord.dedupe_key])
-        )
 
     async def record_outbound(
         self,

@@ -59,6 +59,7 @@ from schemas.core_v1.messages import (
     TrackMessage,
     UpdateMessage,
     parse_envelope,
+    parse_envelope_json,
     validation_paths,
 )
 from schemas.core_v1.order import Cancellation, Order, Quotation, QuotationBreakup, Rating, Support, Tracking
@@ -189,6 +190,7 @@ __all__ = [
     "format_timestamp",
     "parse_duration",
     "parse_envelope",
+    "parse_envelope_json",
     "truncate_to_milliseconds",
     "validation_paths",
 ]

@@ -10,7 +10,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import model_validator
+from pydantic import ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
 
 from schemas.core_v1.actions import Action
 from schemas.core_v1.base import BecknModel, Duration, Timestamp
@@ -18,6 +19,8 @@ from schemas.core_v1.durations import format_duration, parse_duration, truncate_
 from schemas.core_v1.location import City, Country, Location
 
 CORE_VERSION = "1.1.0"
+ENDPOINT_ACTION = "degflex.endpoint_action"
+"""Validation-context key: the action of the endpoint a body arrived at (see `parse_envelope_json`)."""
 
 
 def _new_id() -> str:
@@ -45,11 +48,22 @@ class Context(BecknModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _read_legacy_fields(cls, data: Any) -> Any:
-        """Beckn 1.0 peers send `city`/`country` codes and `core_version` at the top level."""
+    def _read_legacy_fields(cls, data: Any, info: ValidationInfo) -> Any:
+        """Beckn 1.0 peers send `city`/`country` codes and `core_version` at the top level.
+
+        Read for an endpoint (`ENDPOINT_ACTION` in the validation context), a missing `action` is the
+        endpoint's and another one is an `action_mismatch` error."""
         if not isinstance(data, dict):
             return data
         data = dict(data)
+        endpoint = info.context.get(ENDPOINT_ACTION) if isinstance(info.context, dict) else None
+        if endpoint is not None:
+            if "action" not in data:
+                data["action"] = endpoint
+            elif data["action"] != endpoint:
+                raise PydanticCustomError(
+                    "action_mismatch", "expected {expected}", {"expected": endpoint, "got": data["action"]}
+                )
         city, country = data.get("city"), data.get("country")
         if "location" not in data and (isinstance(city, str) or isinstance(country, str)):
             location: dict[str, Any] = {}

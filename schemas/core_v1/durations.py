@@ -9,9 +9,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 DAYS_PER_MONTH = 30
 DAYS_PER_YEAR = 365
+# Every received context's ttl is read when it is validated and again for its expiry; peers use a
+# handful of values, so short texts are remembered (long ones are rare and not worth the memory).
+_CACHED_DURATION_LENGTH = 32
 
 _DURATION = re.compile(
     r"P(?!$)"
@@ -29,6 +33,17 @@ _DURATION = re.compile(
 
 def parse_duration(text: str) -> timedelta:
     """`PT30S`, `PT1H30M`, `P1D`, `P2W`, `PT0.5S`; months count 30 days and years 365 (see module doc)."""
+    if len(text) <= _CACHED_DURATION_LENGTH:
+        return _parse_duration_cached(text)
+    return _parse_duration(text)
+
+
+@lru_cache(maxsize=256)
+def _parse_duration_cached(text: str) -> timedelta:
+    return _parse_duration(text)
+
+
+def _parse_duration(text: str) -> timedelta:
     match = _DURATION.fullmatch(text.strip())
     if match is None:
         raise ValueError(f"not an ISO 8601 duration: {text!r}")

@@ -134,6 +134,37 @@ def test_parse_rejects_what_cannot_be_a_signature_header(value: str, complaint: 
     assert caught.value.reason == "malformed signature header"
 
 
+quoted_values = st.text(alphabet=st.characters(codec="utf-8", exclude_characters='"'), max_size=40)
+
+
+def reading(value: str) -> SignatureHeader | str:
+    try:
+        return SignatureHeader.parse(value)
+    except MalformedSignature as exc:
+        return f"malformed: {exc}"
+
+
+@given(
+    st.one_of(quoted_values, st.builds("{}|{}|ed25519".format, subscriber_ids, unique_key_ids)),
+    st.one_of(quoted_values, st.just("ed25519")),
+    st.one_of(quoted_values, timestamps.map(str)),
+    st.one_of(quoted_values, timestamps.map(str)),
+    st.one_of(quoted_values, st.just("(created) (expires) digest")),
+    st.one_of(quoted_values, signatures),
+)
+def test_the_exact_beckn_006_layout_reads_as_any_other_spelling_of_it(
+    key_id: str, algorithm: str, created: str, expires: str, headers: str, signature: str
+) -> None:
+    """Headers laid out exactly as `format` writes them take a shortcut; it must read the same."""
+    exact = (
+        f'Signature keyId="{key_id}",algorithm="{algorithm}",created="{created}",'
+        f'expires="{expires}",headers="{headers}",signature="{signature}"'
+    )
+    spaced = exact.replace('",', '", ')  # the same parameters, read the general way
+    assert reading(exact) == reading(spaced)
+    assert reading(exact.removeprefix("Signature ")) == reading(spaced)
+
+
 @given(st.text(max_size=200))
 def test_parse_raises_only_malformed_signature(value: str) -> None:
     try:

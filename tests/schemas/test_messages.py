@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from schemas.core_v1 import (
     SearchMessage,
     StatusMessage,
     parse_envelope,
+    parse_envelope_json,
     validation_paths,
 )
 from schemas.profile import profile_errors
@@ -140,3 +142,55 @@ def test_an_envelope_is_built_from_a_concrete_message() -> None:
     assert envelope.dump()["message"] == {}
     generic = Envelope[BecknModel](context=request_context(Action.SELECT), message=Order(id="x"))
     assert generic.dump()["message"] == {"id": "x"}
+
+
+def raw(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize("action", BUILT_ACTIONS)
+def test_parsing_the_raw_bytes_gives_what_parsing_the_decoded_json_gives(action: Action) -> None:
+    body = envelope_for(action).dump()
+    assert parse_envelope_json(action, raw(body)) == parse_envelope(action, body)
+
+
+def raw_paths_of(action: Action, body: bytes) -> str:
+    with pytest.raises(ValidationError) as caught:
+        parse_envelope_json(action, body)
+    return validation_paths(caught.value)
+
+
+def test_the_raw_bytes_are_held_to_the_same_rules() -> None:
+    select = body_with(Action.SELECT, {"order": {"items": [{"id": "a"}, {"id": ["not", "a", "string"]}]}})
+    select["context"]["timestamp"] = "not a time"
+    assert raw_paths_of(Action.SELECT, raw(select)) == paths_of(Action.SELECT, select)
+    confirm = body_with(Action.CONFIRM, {})
+    del confirm["message"]
+    assert raw_paths_of(Action.CONFIRM, raw(confirm)) == "message"
+    on_select = {"context": request_context(Action.SELECT).callback().dump(), "error": {"code": "40002"}}
+    assert parse_envelope_json(Action.ON_SELECT, raw(on_select)).error is not None
+
+
+def test_in_the_raw_bytes_a_context_naming_another_action_is_reported_alone() -> None:
+    body = body_with(Action.SELECT, {"order": {"items": "not a list"}})
+    with pytest.raises(ValidationError) as caught:
+        parse_envelope_json(Action.INIT, raw(body))
+    assert validation_paths(caught.value) == "context.action"
+    assert "expected init" in str(caught.value)
+
+
+def test_in_the_raw_bytes_a_context_without_action_is_read_as_the_endpoint_action() -> None:
+    body = body_with(Action.SEARCH, {"intent": {}})
+    del body["context"]["action"]
+    assert parse_envelope_json(Action.SEARCH, raw(body)).context.action is Action.SEARCH
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [(b'{"context": {', "json_invalid"), (b"", "json_invalid"), (b'["not", "an", "object"]', "model_type")],
+)
+def test_raw_bytes_that_are_not_a_json_object_are_reported_at_the_root(body: bytes, kind: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_envelope_json(Action.SEARCH, body)
+    (error,) = caught.value.errors()
+    assert (error["type"], validation_paths(caught.value)) == (kind, "$")
