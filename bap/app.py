@@ -1,4 +1,5 @@
-"""`create_bap_app(settings)`: the utility's BAP — Beckn callbacks, the operator API, the console socket.
+"""`create_bap_app(settings)`: the utility's BAP — Beckn callbacks, the operator API, the console socket
+and the web console page.
 
 Built on the participant app; the desk's own workers (the deadline scheduler, the optional NATS grid
 alert subscriber) start after the participant runtime and stop before it.
@@ -18,6 +19,7 @@ from bap.api import refused
 from bap.audit.routes import router as audit_router
 from bap.beckn.routes import router as beckn_router
 from bap.console.hub import ConsoleHub
+from bap.console.page import router as console_page_router
 from bap.console.routes import router as console_router
 from bap.desk import Desk
 from bap.errors import BapError
@@ -43,6 +45,7 @@ ROUTERS = (
     beckn_router,
     status_router,
     console_router,
+    console_page_router,
 )
 
 

@@ -48,7 +48,8 @@ def order_view(order: Order) -> dict[str, Any]:
 
 
 def progress_view(order: Order) -> dict[str, Any]:
-    """The `progress` console message: where one order stands, committed against delivered."""
+    """The `progress` console message: where one order stands, committed against delivered, quoted against
+    settled."""
     return {
         "event_id": order.event_id,
         "order_id": order.id,
@@ -61,6 +62,9 @@ def progress_view(order: Order) -> dict[str, Any]:
         "committed_kw": text(order.committed_kw),
         "delivered_kw": text(order.delivered_kw),
         "delivered_kwh": text(order.delivered_kwh),
+        "quoted_cost": text(order.quoted_cost),
+        "currency": order.currency,
+        "settlement": order.settlement,
         "failure_reason": order.failure_reason,
     }
 

@@ -106,9 +106,11 @@ def test_progress_participation_and_completed(network: UtilityNetwork) -> None:
     assert participation["data"]["devices_opted_out"] == 1
 
     push(network, first, "COMPLETED", first["committed_kw"], devices_acked=3, settled_amount="4.5")
-    console.expect(
+    done = console.expect(
         "progress", lambda f: f["data"]["order_id"] == first["id"] and f["data"]["state"] == "COMPLETED"
-    )
+    )["data"]
+    assert done["settlement"]["net_amount"] == "4.5" and done["currency"] == "INR"
+    assert done["quoted_cost"] == first["quoted_cost"]
     push(network, second, "COMPLETED", second["committed_kw"], devices_acked=4, settled_amount="7.25")
     completed = console.expect("completed")["data"]
     assert completed["event_id"] == event["id"] and completed["state"] == "COMPLETED"
