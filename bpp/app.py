@@ -1,7 +1,8 @@
 """The aggregator BPP: the participant runtime with the aggregator's handlers and operator API.
 
 `create_bpp_app(settings)` builds it; nothing touches the network or the database before its lifespan
-starts, which migrates, starts the outbox and inbox (participant runtime) and then loads the offers file.
+starts, which migrates, starts the outbox and inbox (participant runtime), loads the offers file and,
+when `nats_url` is set, starts dispatching to the devices (`bpp.dispatch.tasks`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from fastapi import APIRouter, FastAPI
 from bpp.beckn.handlers import bpp_handlers
 from bpp.capacity.routes import router as capacity_router
 from bpp.catalog.service import load_offers_file
+from bpp.devices.errors import CredentialError
+from bpp.dispatch.routes import router as dispatch_router
+from bpp.dispatch.tasks import dispatch_lifespan
 from bpp.fleet.routes import router as fleet_router
 from bpp.offers.errors import OfferFileError
 from bpp.offers.routes import router as offers_router
@@ -55,6 +59,11 @@ def check_configuration(settings: BppSettings) -> None:
         except OfferFileError as exc:
             raise ConfigurationError(f"offers_file: {exc}") from None
     operator_registry(settings)
+    if settings.nats_servers:
+        try:
+            settings.bus_credentials().connect_options()
+        except CredentialError as exc:
+            raise ConfigurationError(f"NATS credentials: {exc}") from None
 
 
 def offers_loader(settings: BppSettings) -> APIRouter:
@@ -78,7 +87,15 @@ def create_bpp_app(settings: BppSettings) -> FastAPI:
         settings,
         role=Role.BPP,
         handlers=lambda runtime: bpp_handlers(runtime, settings),
-        routers=[fleet_router, offers_router, capacity_router, orders_router, offers_loader(settings)],
+        routers=[
+            fleet_router,
+            offers_router,
+            capacity_router,
+            orders_router,
+            dispatch_router,
+            offers_loader(settings),
+            dispatch_lifespan(settings),
+        ],
         title=f"degflex BPP {settings.provider_name}",
     )
     app.state.operators = operator_registry(settings)

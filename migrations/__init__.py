@@ -21,6 +21,7 @@ MODEL_MODULES = (
     "bpp.offers.models",
     "bpp.capacity.models",
     "bpp.orders.models",
+    "bpp.dispatch.models",
     "bap.models",
 )
 

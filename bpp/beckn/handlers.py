@@ -33,6 +33,7 @@ from bpp.orders import rules
 from bpp.orders import service as orders
 from bpp.orders.errors import OrderError
 from bpp.orders.requests import Buyer
+from bpp.reporting import service as reporting
 from bpp.settings import BppSettings
 from participant.app import ParticipantRuntime, unit_of_work
 from participant.db import utcnow
@@ -195,7 +196,7 @@ class StatusHandler(BppHandler):
     async def answer(self, session: AsyncSession, message: InboundMessage) -> BecknModel | None:
         order_id = read_status(body(message, StatusMessage))
         order = await orders.get(session, order_id, bap_id=message.context.bap_id)
-        return OnStatusMessage(order=order_message(self.settings, order))
+        return OnStatusMessage(order=await reporting.order_status(session, self.settings, order))
 
 
 class UpdateHandler(BppHandler):

@@ -18,7 +18,7 @@ from nats.aio.msg import Msg
 
 from bpp.devices.connection import BusConnection, BusCredentials, translate
 from bpp.devices.consumer import PullLoop
-from bpp.devices.events import DeviceEvent, EventHandler, decode_event
+from bpp.devices.events import DeviceEvent, EventBatchHandler, EventHandler, decode_event
 from bpp.devices.streams import StreamChange, StreamLayout, StreamLimits, ensure_stream
 from bpp.devices.tasks import cancel_and_wait
 from schemas.devices import Command, DeviceMessageError, InvalidSubject, Subjects
@@ -154,6 +154,66 @@ class DeviceBus:
         subscription = EventSubscription(loop)
         self._subscriptions.append(subscription)
         return subscription
+
+    async def subscribe_event_batches(
+        self,
+        handler: EventBatchHandler,
+        *,
+        batch: int = 500,
+        fetch_timeout: float = 30.0,
+        max_ack_pending: int = 10_000,
+    ) -> EventSubscription:
+        """`subscribe_events`, but the handler gets every valid event of a fetch at once (stream order).
+
+        All of them are acked after it returns, or all naked with a growing delay if it raises.
+        """
+        config = self.layout.event_consumer_config(
+            self.events_consumer, ack_wait=self.events_ack_wait, max_ack_pending=max(max_ack_pending, batch)
+        )
+
+        async def on_messages(messages: list[Msg]) -> None:
+            events: list[DeviceEvent] = []
+            kept: list[Msg] = []
+            for msg in messages:
+                try:
+                    events.append(decode_event(self.subjects, msg))
+                except (DeviceMessageError, InvalidSubject) as exc:
+                    log.warning("dropping a device event", extra={"subject": msg.subject, "error": str(exc)})
+                    await msg.term()
+                    continue
+                kept.append(msg)
+            if events:
+                await self._handle_batch(handler, events, kept)
+
+        loop = PullLoop(
+            self.connection,
+            stream=self.layout.event_stream,
+            config=config,
+            batch_handler=on_messages,
+            batch=batch,
+            fetch_timeout=fetch_timeout,
+        )
+        subscription = EventSubscription(loop)
+        self._subscriptions.append(subscription)
+        return subscription
+
+    @staticmethod
+    async def _handle_batch(handler: EventBatchHandler, events: list[DeviceEvent], msgs: list[Msg]) -> None:
+        try:
+            await handler(events)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            delay = nak_delay(max(event.deliveries for event in events))
+            log.exception(
+                "device event batch handler failed; redelivering later",
+                extra={"events": len(events), "delay_s": delay},
+            )
+            for msg in msgs:
+                await msg.nak(delay=delay)
+            return
+        for msg in msgs:
+            await msg.ack()
 
     @staticmethod
     async def _handle(handler: EventHandler, event: DeviceEvent, msg: Msg) -> None:

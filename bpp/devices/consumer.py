@@ -23,6 +23,7 @@ from bpp.devices.errors import BusPermissionDenied, BusRejected, BusUnavailable
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[Msg], Awaitable[None]]
+BatchHandler = Callable[[list[Msg]], Awaitable[None]]
 
 
 def _swallow(future: asyncio.Future[list[Msg]]) -> None:
@@ -36,6 +37,8 @@ class PullLoop:
 
     The handler owns acking. An exception from it is logged and the message is left unacked, so
     JetStream redelivers it after the consumer's ack wait; the loop itself only ends on `stop()`.
+    A `batch_handler` instead gets every message of a fetch at once (one database transaction for a
+    whole batch of device events, say).
     """
 
     def __init__(
@@ -44,17 +47,20 @@ class PullLoop:
         *,
         stream: str,
         config: ConsumerConfig,
-        handler: MessageHandler,
+        handler: MessageHandler | None = None,
+        batch_handler: BatchHandler | None = None,
         batch: int = 1,
         fetch_timeout: float = 30.0,
         retry_wait: float = 1.0,
     ) -> None:
         assert config.durable_name is not None
+        assert (handler is None) != (batch_handler is None), "give a handler or a batch handler"
         self.connection = connection
         self.stream = stream
         self.config = config
         self.consumer = config.durable_name
         self.handler = handler
+        self.batch_handler = batch_handler
         self.batch = batch
         self.fetch_timeout = fetch_timeout
         self.retry_wait = retry_wait
@@ -87,6 +93,9 @@ class PullLoop:
                 await asyncio.sleep(self.retry_wait)
                 continue
             self._in_hand = list(messages)
+            if self.batch_handler is not None and self._in_hand:
+                await self._deliver_batch(self.batch_handler, self._in_hand)
+                self._in_hand = []
             while self._in_hand:
                 await self._deliver(self._in_hand[0])
                 if self._in_hand:
@@ -148,7 +157,18 @@ class PullLoop:
             # Includes JetStream API errors: a consumer deleted under us (a wiped server) is bound again.
             raise translate(exc, f"pulling from {self.consumer}") from exc
 
+    async def _deliver_batch(self, handler: BatchHandler, messages: list[Msg]) -> None:
+        try:
+            await handler(list(messages))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "batch handler failed; the messages will be redelivered", extra={"consumer": self.consumer}
+            )
+
     async def _deliver(self, message: Msg) -> None:
+        assert self.handler is not None
         try:
             await self.handler(message)
         except asyncio.CancelledError:

@@ -43,6 +43,9 @@ class DeviceEvent:
 EventHandler = Callable[[DeviceEvent], Awaitable[None]]
 """Must be idempotent: a message is redelivered if its ack is lost (acks dedupe by command and status)."""
 
+EventBatchHandler = Callable[[list[DeviceEvent]], Awaitable[None]]
+"""The same, for every event of one fetch at once, in stream order."""
+
 
 def decode_event(subjects: Subjects, msg: Msg) -> DeviceEvent:
     """Raises DeviceMessageError (bad payload) or InvalidSubject (not a device event subject)."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,3 +71,24 @@ class DerRepository:
         if kinds is not None:
             statement = statement.where(Der.kind.in_(list(kinds)))
         return (await self.session.scalars(statement)).all()
+
+    async def observe(self, seen: Mapping[str, tuple[datetime, float | None]]) -> None:
+        """Telemetry heard: each device's last-seen time and, when it reports one, its state of charge."""
+        if not seen:
+            return
+        table = cast(Table, Der.__table__)
+        statement = (
+            update(table)
+            .where(table.c.device_id == bindparam("seen_id"), table.c.status != DerStatus.RETIRED)
+            .values(
+                last_seen_at=bindparam("seen_at"),
+                state_of_charge=func.coalesce(bindparam("seen_soc"), table.c.state_of_charge),
+            )
+        )
+        await self.session.execute(
+            statement,
+            [
+                {"seen_id": device_id, "seen_at": at, "seen_soc": soc}
+                for device_id, (at, soc) in sorted(seen.items())
+            ],
+        )

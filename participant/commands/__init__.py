@@ -14,6 +14,8 @@ COMMAND_MODULES = (
     "participant.commands.devices",
     "participant.commands.bpp",
     "participant.commands.bap",
+    "participant.commands.up",
+    "participant.commands.demo",
 )
 
 

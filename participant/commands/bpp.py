@@ -16,7 +16,7 @@ from participant.migrate import MigrationError, upgrade
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 ENV_PREFIX = "DEGFLEX_BPP_"
-OPTIONS = ("config_file", "host", "port", "database_url", "offers_file", "log_level")
+OPTIONS = ("config_file", "host", "port", "database_url", "offers_file", "nats_url", "log_level")
 
 
 def register(subparsers: Subparsers) -> None:
@@ -39,6 +39,12 @@ def register(subparsers: Subparsers) -> None:
     )
     parser.add_argument(
         "--offers-file", type=Path, metavar="FILE", help="offer terms to load at start (YAML)"
+    )
+    parser.add_argument(
+        "--nats-url",
+        metavar="URL",
+        help="the devices' NATS server(s), comma-separated; without it the BPP does not dispatch "
+        "(see docs/dispatch.md)",
     )
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, … (default INFO)")
     parser.set_defaults(func=bpp_command)
