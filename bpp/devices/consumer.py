@@ -147,7 +147,8 @@ class PullLoop:
             if not fetch.done():
                 fetch.cancel()
                 fetch.add_done_callback(_swallow)
-        if fetch.cancelled():
+        if not fetch.done() or fetch.cancelled():
+            # Cut short by a reconnect: the cancelled fetch ends later (its result is swallowed).
             return []
         try:
             return fetch.result()

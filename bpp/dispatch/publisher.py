@@ -55,7 +55,7 @@ class CommandPublisher:
         batch: int = 1000,
         concurrency: int = 256,
         lease: timedelta = timedelta(seconds=30),
-        max_backoff: timedelta = timedelta(seconds=30),
+        max_backoff: timedelta = timedelta(seconds=5),
         on_published: Callable[[set[str]], None] | None = None,
     ) -> None:
         self.session_factory = session_factory
@@ -133,6 +133,11 @@ class CommandPublisher:
                 "commands not published yet; retrying",
                 extra={"failed": len(failed), "published": len(stored), "error": errors[0]},
             )
+
+    async def retry_now(self) -> int:
+        """NATS is back: the commands this worker was backing off from go out at the next pass."""
+        async with unit_of_work(self.session_factory) as session:
+            return await CommandRepository(session).retry_now(worker_id=self.worker_id)
 
     def _backoff(self, attempts: int) -> timedelta:
         return min(self.max_backoff, timedelta(seconds=0.5 * 2 ** max(0, attempts - 1)))

@@ -483,6 +483,21 @@ class CommandRepository:
                 .execution_options(synchronize_session=False)
             )
 
+    async def retry_now(self, *, worker_id: str) -> int:
+        """Drop the backoff of this worker's commands that failed to publish; how many there were."""
+        result = await self.session.execute(
+            update(DeviceCommand)
+            .where(
+                DeviceCommand.lease_owner == worker_id,
+                DeviceCommand.status == CommandStatus.PENDING,
+                DeviceCommand.last_error.is_not(None),
+            )
+            .values(lease_owner=None, lease_until=None)
+            .returning(DeviceCommand.id)
+            .execution_options(synchronize_session=False)
+        )
+        return len(result.all())
+
     async def expire_unsent(self, now: datetime) -> list[str]:
         """Commands whose window ended before they could be published are never sent; their orders."""
         result = await self.session.execute(

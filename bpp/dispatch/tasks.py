@@ -280,8 +280,15 @@ class Dispatcher:
     # -- the publisher -------------------------------------------------------------------------------
 
     async def _publisher(self) -> None:
+        reconnected = self.bus.connection.reconnect_signal()
         while True:
             busy = False
+            if reconnected.is_set():
+                reconnected = self.bus.connection.reconnect_signal()
+                try:
+                    await self.publisher.retry_now()
+                except Exception:  # noqa: BLE001 - at worst the backoff runs its course
+                    log.warning("could not cut the publish backoff short after a reconnect", exc_info=True)
             if self.bus.connection.is_connected:
                 try:
                     outcome = await self.publisher.publish_due(self.clock())

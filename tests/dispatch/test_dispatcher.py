@@ -9,12 +9,15 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bpp.devices.connection import BusCredentials
+from bpp.devices.credentials import CredentialStore, Role
 from bpp.dispatch.models import CommandStatus, DispatchPlan
 from bpp.dispatch.repository import CommandRepository, PlanRepository
 from bpp.fleet.models import Der
@@ -26,7 +29,7 @@ from participant.db import utcnow
 from participant.messagelog import MessageRecord
 from schemas.devices import CommandKind
 from schemas.profile import profile_errors, read_tag_group
-from tests.devices.conftest import Aggregator
+from tests.devices.conftest import Aggregator, start_server
 from tests.dispatch.factories import (
     AgentFleet,
     aligned,
@@ -189,3 +192,49 @@ async def test_a_shortfall_spares_cannot_cover_is_reported_as_partial(
     async with unit_of_work(session_factory) as session:
         commands = await CommandRepository(session).of_order(order_id, include_releases=True)
     assert not [command for command in commands if command.kind is CommandKind.RELEASE]
+
+
+async def test_device_events_keep_flowing_after_a_quick_nats_restart(
+    session_factory: async_sessionmaker[AsyncSession], database_url: str, tmp_path: Path
+) -> None:
+    """The restart is over before the consumer's pull would have timed out: the pull is cut short by the
+    reconnect, and the consumer must carry on (it once died there), with the silence clock restarted."""
+    store = CredentialStore("agg-restart")
+    service = BusCredentials(nkey_seed=store.issue(Role.SERVICE, "bpp"))
+    fleet_user = BusCredentials(nkey_seed=store.issue(Role.FLEET, "fleet"))
+    server = start_server(tmp_path / "nats", store.authorization_block())
+    bpp = settings(database_url, nats_url=server.url, nats_aggregator=store.aggregator)
+    runner = dispatcher(session_factory, bpp, bus_for(server.url, store.aggregator, service))
+    fleet = AgentFleet(server.url, store.aggregator, fleet_user, [flat_load("dev-01")])
+    try:
+        await runner.start()
+        await asyncio.wait_for(runner.ready.wait(), 20)
+        await fleet.start()
+        first_heard = runner.heard_since(utcnow())
+        assert first_heard is not None
+
+        async def steady(_: AsyncSession) -> bool:
+            return runner.events.telemetry >= 10
+
+        await eventually(session_factory, steady, what="telemetry flowing")
+        server.kill()
+
+        async def deaf(_: AsyncSession) -> bool:
+            return not runner.bus.connection.is_connected
+
+        await eventually(session_factory, deaf, what="the BPP to notice")
+        assert runner.heard_since(utcnow()) is None
+        server.start()
+        before = runner.events.telemetry
+
+        async def flowing(_: AsyncSession) -> bool:
+            return runner.events.telemetry >= before + 10
+
+        await eventually(session_factory, flowing, what="telemetry stored after the restart")
+        assert runner.subscription is not None and not runner.subscription.task.done()
+        heard = runner.heard_since(utcnow())
+        assert heard is not None and heard > first_heard
+    finally:
+        await fleet.stop()
+        await runner.stop()
+        server.stop()

@@ -97,20 +97,29 @@ async def test_an_ack_before_the_publish_is_recorded_is_kept(
     assert (first.status, first.stream_seq) == (CommandStatus.RECEIVED, 7)
 
 
-async def test_without_nats_commands_stay_pending_and_are_retried(
+async def test_without_nats_commands_stay_pending_and_go_out_once_it_is_back(
     session_factory: async_sessionmaker[AsyncSession],
     database_url: str,
     aggregator: Callable[..., Aggregator],
+    bus: DeviceBus,
 ) -> None:
     agg = aggregator()
     offline = bus_for(agg.url, agg.id, agg.service)  # never connected
     order_id = await order_with_commands(session_factory, database_url)
-    outcome = await CommandPublisher(session_factory, offline, worker_id="w").publish_due(T0)
+    publisher = CommandPublisher(session_factory, offline, worker_id="w")
+    outcome = await publisher.publish_due(T0)
     assert (outcome.claimed, outcome.published, outcome.failed) == (2, 0, 2)
     commands = await rows(session_factory, order_id)
     assert {row.status for row in commands} == {CommandStatus.PENDING}
     assert all(row.last_error and "disconnected" in row.last_error for row in commands)
     assert all(row.lease_until is not None and row.lease_until > T0 for row in commands)  # backing off
+    assert (await publisher.publish_due(T0)).claimed == 0
+
+    # NATS is back (the dispatcher sees the reconnect): the backoff is cut short.
+    assert await publisher.retry_now() == 2
+    outcome = await CommandPublisher(session_factory, bus, worker_id="w").publish_due(T0)
+    assert (outcome.claimed, outcome.published) == (2, 2)
+    assert {row.status for row in await rows(session_factory, order_id)} == {CommandStatus.PUBLISHED}
 
 
 async def test_within_an_order_a_device_hears_its_release_before_its_new_command(

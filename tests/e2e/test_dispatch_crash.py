@@ -55,11 +55,6 @@ def run_to_settlement(
     return contract(flex, "12", (start, start + intervals * STEP))
 
 
-@pytest.mark.xfail(
-    reason="known defect (issue 5, open): after nats-server is killed mid-event a command can stay "
-    "unpublished (published_at is None); the publisher does not always retry it after reconnecting",
-    strict=False,
-)
 def test_a_nats_server_crash_mid_event_loses_and_repeats_nothing(tmp_path: Path, database_url: str) -> None:
     fleet = [flat_load(f"dev-{n:02d}") for n in range(1, 5)]
     with (
