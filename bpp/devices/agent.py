@@ -63,6 +63,7 @@ class AgentCounters:
     acks: Counter[AckStatus] = field(default_factory=Counter)
     commands: int = 0
     redeliveries: int = 0
+    ack_retries: int = 0
     telemetry: int = 0
     announcements: int = 0
 
@@ -319,6 +320,7 @@ class DeviceAgent:
                     break
                 except DeviceBusError as exc:
                     attempts += 1
+                    self.counters.ack_retries += 1
                     level = logging.WARNING if attempts == 1 else logging.DEBUG
                     log.log(level, "ack not sent yet", extra={"device_id": self.device_id, "error": str(exc)})
                     await asyncio.sleep(self.timings.retry_wait)

@@ -324,6 +324,7 @@ class Simulator:
             "commands": sum(agent.counters.commands for agent in self.agents),
             "telemetry": sum(agent.counters.telemetry for agent in self.agents),
             "acks": {str(status): count for status, count in sorted(acks.items())},
+            "ack_retries": sum(agent.counters.ack_retries for agent in self.agents),
         }
 
     async def run(

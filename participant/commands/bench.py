@@ -65,13 +65,13 @@ def _register_dispatch(benches: Subparsers) -> None:
 
 
 def bench_dispatch_command(args: argparse.Namespace) -> int:
-    from bpp.dispatch.bench import run, table
+    from bpp.dispatch.bench import run, stderr_progress, table
 
     if args.devices < 1:
         print("degflex bench dispatch: --devices must be at least 1")
         return 2
     logging.basicConfig(level=logging.WARNING)
-    report = run(args.devices)
+    report = run(args.devices, progress=stderr_progress())
     print(table(report))
     args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"report written to {args.output}")
