@@ -78,6 +78,13 @@ class BppSettings(ParticipantSettings):
     ack_timeout: timedelta = Field(
         default=timedelta(seconds=60), description="a device silent this long is replaced by a spare"
     )
+    dispatch_settle_grace: timedelta = Field(
+        default=timedelta(minutes=2),
+        description=(
+            "after an event ends, wait this long (while hearing NATS) for devices' final acks before "
+            "measuring and settling; sooner once every commanded device has sent one"
+        ),
+    )
     report_interval: timedelta = Field(
         default=timedelta(minutes=15), description="progress on_status while an event runs"
     )
@@ -142,6 +149,7 @@ class BppSettings(ParticipantSettings):
         return DispatchPolicy(
             lead_time=self.dispatch_lead_time,
             ack_timeout=self.ack_timeout,
+            settle_grace=self.dispatch_settle_grace,
             report_interval=self.report_interval,
             metering_interval=self.metering_interval or self.report_interval,
             opt_out_headroom=self.opt_out_headroom,

@@ -172,7 +172,7 @@ async def on_confirm(session: AsyncSession, desk: Desk, order: Order, message: I
     order.confirmed_at = utcnow()
     order.committed_kw = order.requested_kw
     done_waiting(order)
-    participation = apply_progress(order, progress)
+    participation = apply_progress(order, progress, message.context.timestamp)
     announce(session, desk, order, participation=participation)
     if order.committed_kw is not None and order.committed_kw < order.requested_kw:
         await raise_alert(

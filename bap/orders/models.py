@@ -76,6 +76,10 @@ class Order(Base):
     committed_kw: Mapped[Decimal | None] = mapped_column(KW)
     devices: Mapped[int | None] = mapped_column(Integer)
     fulfillment_state: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    """The aggregator's verdict on the event, COMPLETED or PARTIAL; kept when SETTLED follows."""
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """`context.timestamp` of the newest progress report applied: an older one changes nothing."""
     baseline_kw: Mapped[Decimal | None] = mapped_column(KW)
     actual_kw: Mapped[Decimal | None] = mapped_column(KW)
     delivered_kw: Mapped[Decimal | None] = mapped_column(KW)

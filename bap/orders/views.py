@@ -6,11 +6,32 @@ from decimal import Decimal
 from typing import Any
 
 from bap.orders.models import Order
+from bap.orders.wire import reported_verdict
 from participant.messagelog import MessageRecord
 
 
 def text(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
+
+
+def outcome_of(order: Order) -> str | None:
+    """How the order's event went by the aggregator's word, COMPLETED or PARTIAL; None until it says.
+
+    `state` COMPLETED only means the order has ended; this is whether it delivered what it committed."""
+    return order.outcome or reported_verdict(None, order.settlement or {})
+
+
+def outcome_view(order: Order) -> dict[str, Any]:
+    """One order in the `completed` message: committed against delivered, and the verdict."""
+    return {
+        "order_id": order.id,
+        "aggregator_id": order.aggregator_id,
+        "outcome": outcome_of(order),
+        "committed_kw": text(order.committed_kw),
+        "delivered_kw": text(order.delivered_kw),
+        "delivered_kwh": text(order.delivered_kwh),
+        "shortfall_kwh": (order.settlement or {}).get("shortfall_kwh"),
+    }
 
 
 def order_view(order: Order) -> dict[str, Any]:
@@ -25,6 +46,7 @@ def order_view(order: Order) -> dict[str, Any]:
         "state": order.state.value,
         "waiting_for": f"on_{order.step.value}" if order.step else None,
         "fulfillment_state": order.fulfillment_state,
+        "outcome": outcome_of(order),
         "window": {"start": order.window_start.isoformat(), "end": order.window_end.isoformat()},
         "items": order.items,
         "requested_kw": text(order.requested_kw),
@@ -58,6 +80,7 @@ def progress_view(order: Order) -> dict[str, Any]:
         "state": order.state.value,
         "waiting_for": f"on_{order.step.value}" if order.step else None,
         "fulfillment_state": order.fulfillment_state,
+        "outcome": outcome_of(order),
         "requested_kw": text(order.requested_kw),
         "committed_kw": text(order.committed_kw),
         "delivered_kw": text(order.delivered_kw),

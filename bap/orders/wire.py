@@ -215,6 +215,20 @@ def read_progress(order: Order) -> Progress:
     )
 
 
+VERDICTS = frozenset({"COMPLETED", "PARTIAL"})
+
+
+def reported_verdict(fulfillment_state: str | None, settlement: Mapping[str, str]) -> str | None:
+    """COMPLETED or PARTIAL when a report says how the event went: its fulfillment state does until the
+    order is settled, then the settlement does (a shortfall means the delivery fell below the tolerance)."""
+    if fulfillment_state in VERDICTS:
+        return fulfillment_state
+    shortfall = decimal_or_none(settlement.get("shortfall_kwh"))
+    if shortfall is None:
+        return None
+    return "PARTIAL" if shortfall > 0 else "COMPLETED"
+
+
 def _tag_groups(order: Order) -> Iterable[TagGroup]:
     """Profile groups may ride on the order, its fulfillments or its items; the order's come first."""
     yield from order.tags or []

@@ -150,7 +150,8 @@ async def _baselines(
         return rows
     size = timedelta(seconds=plan.interval_s)
     preferred, rule = preferred_baseline(order)
-    history = await ReadingRepository(session).averages(missing, _history_spans(span, size, rule))
+    spans = _history_spans(span, size, rule, quiet_until=bucket_start(order.window_start, size))
+    history = await ReadingRepository(session).averages(missing, spans)
     event_days = await CommandRepository(session).event_days(missing, before=span[0])
     new_rows = []
     for device_id in missing:
@@ -176,13 +177,18 @@ async def _baselines(
 
 
 def _history_spans(
-    span: tuple[datetime, datetime], size: timedelta, rule: XOfYRule
+    span: tuple[datetime, datetime], size: timedelta, rule: XOfYRule, *, quiet_until: datetime
 ) -> list[tuple[datetime, datetime]]:
     """The slices of history the baselines read: the event's hours on each earlier day (and the same-day
-    adjustment window before them), and the intervals just before the event."""
+    adjustment window before them), and the intervals just before the event.
+
+    On the event day only intervals that end before the window starts count (`quiet_until`, the start of
+    the interval holding the window's start): a window off the metering grid begins inside an interval
+    that is not measured, yet the devices were already moving in it, so it is no baseline either.
+    """
     start, end = span
     before = rule.adjustment_lag + rule.adjustment_intervals * size
-    spans = [(start - DEFAULT_METER.intervals * size, start), (start - before, start)]
+    spans = [(start - DEFAULT_METER.intervals * size, quiet_until), (start - before, quiet_until)]
     spans += [
         (start - day * timedelta(days=1) - before, end - day * timedelta(days=1))
         for day in range(1, rule.lookback_days + 1)

@@ -15,6 +15,9 @@ class DispatchPolicy:
     """Commands are published this long before the event starts."""
     ack_timeout: timedelta = timedelta(seconds=60)
     """A device that says nothing this long after a command reached it (or after its start) is silent."""
+    settle_grace: timedelta = timedelta(minutes=2)
+    """After the end, how long (counted while the BPP hears NATS) devices have for their final acks before
+    the event is measured and settled regardless; it is measured sooner once every device has sent one."""
     report_interval: timedelta = timedelta(minutes=15)
     """Progress on_status to the utility while the event runs."""
     metering_interval: timedelta = timedelta(minutes=15)
@@ -31,15 +34,12 @@ class DispatchPolicy:
             raise ValueError("metering_interval must divide a day (e.g. 10 s, 1 min, 5 min, 15 min)")
         if self.ack_timeout <= timedelta(0) or self.report_interval <= timedelta(0):
             raise ValueError("ack_timeout and report_interval must be positive")
+        if self.settle_grace <= timedelta(0):
+            raise ValueError("dispatch_settle_grace must be positive")
         if self.lead_time < timedelta(0):
             raise ValueError("lead_time must not be negative")
         if not Decimal(0) <= self.opt_out_headroom <= Decimal(1):
             raise ValueError("opt_out_headroom must be between 0 and 1")
-
-    @property
-    def measurement_deadline(self) -> timedelta:
-        """How long after the end the dispatcher waits for late acks before measuring regardless."""
-        return 10 * self.ack_timeout
 
     @property
     def report_ttl(self) -> timedelta:

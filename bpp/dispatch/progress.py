@@ -3,7 +3,7 @@ measurement and the money.
 
     SCHEDULED ──(every command published, lead time reached)──▶ DISPATCHED
     DISPATCHED ──(window started and a device said STARTED)──▶ IN_PROGRESS
-    DISPATCHED | IN_PROGRESS ──(window over, every device done or silent long enough)──▶ COMPLETED | PARTIAL
+    DISPATCHED | IN_PROGRESS ──(window over: every final ack in, or the settle grace)──▶ COMPLETED | PARTIAL
     COMPLETED | PARTIAL ──(settled at the contract's terms)──▶ SETTLED
 
 Each change is reported to the utility with an unsolicited on_status in the same transaction, and
@@ -87,7 +87,8 @@ async def advance(
         if await _event_over(session, order, context, now=now):
             await conclude(session, plan, order, context, now=now)
             return []
-        return [order.window_end + policy.ack_timeout, order.window_end + policy.measurement_deadline]
+        settle_at = _settle_at(order, context)
+        return [] if settle_at is None else [settle_at]
     deadlines = [order.window_start, order.window_end]
     if state is FulfillmentState.IN_PROGRESS and plan.next_report_at is not None:
         if now >= plan.next_report_at:
@@ -192,15 +193,23 @@ async def _early_performance(session: AsyncSession, order: Order) -> dict[str, A
 
 
 async def _event_over(session: AsyncSession, order: Order, context: TickContext, *, now: datetime) -> bool:
-    """Every device said how it ended; or the BPP has listened for `ack_timeout` past the end; or the
-    measurement deadline has passed (the BPP was cut off from NATS for that long)."""
-    policy = context.policy
+    """Every commanded device has sent its final ack; or the settle grace has passed without it."""
     if await CommandRepository(session).open_count(order.id) == 0:
         return True
-    if now >= order.window_end + policy.measurement_deadline:
-        return True
+    settle_at = _settle_at(order, context)
+    return settle_at is not None and now >= settle_at
+
+
+def _settle_at(order: Order, context: TickContext) -> datetime | None:
+    """When the event is measured whatever its devices still owe: `settle_grace` of listening after the end.
+
+    Like silence, the grace counts only while the BPP hears NATS: after an outage or a restart it starts
+    again, so acks and telemetry held in JetStream meanwhile are counted. None while the BPP is deaf.
+    """
     heard = context.heard_since
-    return heard is not None and now >= max(order.window_end, heard) + policy.ack_timeout
+    if heard is None:
+        return None
+    return max(order.window_end, heard) + context.policy.settle_grace
 
 
 async def _move(

@@ -90,6 +90,7 @@ def _bpp_settings(timeline: Timeline) -> dict[str, Any]:
         "metering_interval": timeline.report_interval.total_seconds(),
         "dispatch_lead_time": 5.0,
         "ack_timeout": 5.0,
+        "dispatch_settle_grace": 10.0,  # a device that never finishes must not hold the demo's settlement
         "dispatch_poll_seconds": 0.5,
     }
     known = BppSettings.model_fields

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bap.events.models import FlexEvent
 from bap.orders.models import Order as BapOrder
+from bap.orders.models import OrderState as BapOrderState
+from bap.orders.views import outcome_of
 from bpp.dispatch.models import CommandAck, DeviceCommand, DispatchPlan
 from bpp.orders.models import Order as BppOrder
 from participant.db import make_engine, make_session_factory
@@ -44,7 +46,8 @@ async def _read(part: ParticipantPlan, query: Any) -> list[Any]:
 
 async def dispatch_figures(part: ParticipantPlan) -> dict[str, dict[str, Any]]:
     """Per BPP order: devices commanded (RELEASE aside), those that acked at all, those that opted out,
-    and the dispatcher's settlement — from the dispatcher's own tables."""
+    the dispatcher's verdict (COMPLETED or PARTIAL, once measured) and its settlement — from the
+    dispatcher's own tables."""
     commands: list[DeviceCommand] = await _read(
         part, select(DeviceCommand).where(DeviceCommand.kind != CommandKind.RELEASE)
     )
@@ -55,7 +58,8 @@ async def dispatch_figures(part: ParticipantPlan) -> dict[str, dict[str, Any]]:
 
     def entry(order_id: str) -> dict[str, Any]:
         return figures.setdefault(
-            order_id, {"commanded": set(), "acked": set(), "opted_out": set(), "settlement": None}
+            order_id,
+            {"commanded": set(), "acked": set(), "opted_out": set(), "outcome": None, "settlement": None},
         )
 
     for command in commands:
@@ -68,11 +72,13 @@ async def dispatch_figures(part: ParticipantPlan) -> dict[str, dict[str, Any]]:
                 entry(order_id)["opted_out"].add(ack.device_id)
     for plan in plans:
         entry(plan.order_id)["settlement"] = plan.settlement
+        entry(plan.order_id)["outcome"] = (plan.performance or {}).get("state")
     return {
         order_id: {
             "devices_commanded": len(values["commanded"]),
             "devices_acked": len(values["acked"]),
             "devices_opted_out": len(values["opted_out"]),
+            "outcome": values["outcome"],
             "settlement": values["settlement"],
         }
         for order_id, values in figures.items()
@@ -87,6 +93,7 @@ def bap_order_view(order: BapOrder) -> dict[str, Any]:
         "bpp_order_id": order.bpp_order_id,
         "state": str(order.state),
         "fulfillment_state": order.fulfillment_state,
+        "outcome": outcome_of(order),
         "requested_kw": _text(order.requested_kw),
         "committed_kw": _text(order.committed_kw),
         "delivered_kw": _text(order.delivered_kw),
@@ -187,7 +194,10 @@ def _figures(rows: list[BapOrder], bpp_orders: BppViews) -> dict[str, Any]:
     commanded = sum(
         bpp_orders.get(order.bpp_order_id or "", {}).get("devices_commanded", 0) for order in rows
     )
+    outcomes = [outcome_of(order) for order in rows]
     return {
+        "completed": outcomes.count("COMPLETED"),
+        "partial": outcomes.count("PARTIAL"),
         "committed_kw": _text(_sum(order.committed_kw for order in rows)),
         "delivered_kw": _text(_sum(order.delivered_kw for order in rows)),
         "delivered_kwh": _text(_sum(order.delivered_kwh for order in rows)),
@@ -207,12 +217,12 @@ def format_summary(summary: Summary, *, dispatch_available: bool) -> str:
             f"  event {event['event_id'][:8]} on {event['grid_node']}: {event['required_kw']} kW needed, "
             f"state {event['state']}"
         )
-    header = f"  {'aggregator':<20} {'order':<18} {'state':<10} {'committed':>10} {'delivered':>10} "
+    header = f"  {'aggregator':<20} {'order':<18} {'outcome':<10} {'committed':>10} {'delivered':>10} "
     header += f"{'commanded':>9} {'acked':>6} {'opt-out':>7} {'settled':>9}"
     lines.append(header)
     for order in summary["orders"]:
         lines.append(
-            f"  {order['aggregator_id']:<20} {(order['bpp_order_id'] or '–'):<18.18} {order['state']:<10} "
+            f"  {order['aggregator_id']:<20} {(order['bpp_order_id'] or '–'):<18.18} {_outcome(order):<10} "
             f"{_cell(order['committed_kw'], 'kW'):>10} {_cell(order['delivered_kw'], 'kW'):>10} "
             f"{_cell((order['bpp'] or {}).get('devices_commanded')):>9} {_cell(order['devices_acked']):>6} "
             f"{_cell(order['devices_opted_out']):>7} {_cell(order['settlement_amount']):>9}"
@@ -221,7 +231,8 @@ def format_summary(summary: Summary, *, dispatch_available: bool) -> str:
     lines.append(
         f"  total: {totals['orders']} orders, {totals['committed_kw']} kW committed"
         + (
-            f", {totals['delivered_kw']} kW delivered, {totals['devices_commanded']} devices commanded, "
+            f", {totals['delivered_kw']} kW delivered ({totals['completed']} completed, "
+            f"{totals['partial']} partial), {totals['devices_commanded']} devices commanded, "
             f"{totals['devices_acked']} acked, "
             f"{totals['devices_opted_out']} opted out, settlement {totals['settlement_amount']}"
             if dispatch_available
@@ -229,6 +240,14 @@ def format_summary(summary: Summary, *, dispatch_available: bool) -> str:
         )
     )
     return "\n".join(lines)
+
+
+def _outcome(order: dict[str, Any]) -> str:
+    """What became of an order: the aggregator's verdict once it ended (a COMPLETED state only says that
+    it ended), else its state (ACTIVE, CANCELLED, FAILED, …)."""
+    if order["state"] == BapOrderState.COMPLETED.value:
+        return str(order["outcome"] or "ENDED")
+    return str(order["state"])
 
 
 def _cell(value: object, unit: str = "") -> str:

@@ -2,7 +2,8 @@
 
 It answers search with profile-valid offers, select with a quote (kW × price × hours × `quote_factor`),
 init with payment terms, confirm with an order id and a `commitment`; it can NACK or ignore any request,
-and `POST /test/progress` pushes an unsolicited `on_status` with `performance` (and `settlement`).
+and `POST /test/progress` pushes an unsolicited `on_status` with `performance` (and `settlement`),
+written now or, as a report retried by an outbox would be, at an earlier `written_at`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -202,6 +204,9 @@ class ProgressIn(BaseModel):
     devices_acked: int
     devices_opted_out: int = 0
     settled_amount: Decimal | None = None
+    shortfall_kwh: Decimal = Decimal(0)
+    written_at: datetime | None = None
+    """The report's `context.timestamp`; now when not given."""
 
 
 def test_router(book: Book) -> APIRouter:
@@ -237,7 +242,7 @@ def test_router(book: Book) -> APIRouter:
                         "delivered_kwh": push.delivered_kw,
                         "rate_per_kwh": "0.3",
                         "gross_amount": push.settled_amount,
-                        "shortfall_kwh": 0,
+                        "shortfall_kwh": push.shortfall_kwh,
                         "penalty_amount": 0,
                         "net_amount": push.settled_amount,
                         "currency": "INR",
@@ -257,6 +262,8 @@ def test_router(book: Book) -> APIRouter:
             transaction_id=transaction_id,
         )
         context = sender.reply_context(request, Action.ON_STATUS, unsolicited=True)
+        if push.written_at is not None:
+            context = context.model_copy(update={"timestamp": push.written_at})
         await sender.send(session, action=Action.ON_STATUS, context=context, message={"order": order})
         return {"message_id": context.message_id}
 

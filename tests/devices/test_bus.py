@@ -126,7 +126,7 @@ async def test_a_malformed_event_is_dropped_not_retried(aggregator: Callable[...
 
         async def settled() -> bool:
             info = await js.consumer_info(bus.layout.event_stream, bus.events_consumer)
-            return info.num_ack_pending == 0 and info.delivered.stream_seq == 3
+            return bool(info.num_ack_pending == 0 and info.delivered.stream_seq == 3)
 
         await poll(settled, what="the consumer to settle: the bad two terminated, the good one acked")
         info = await js.consumer_info(bus.layout.event_stream, bus.events_consumer)

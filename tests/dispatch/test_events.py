@@ -36,7 +36,7 @@ def reading(device_id: str, at: datetime, kw: float, *, soc: float | None = None
 
 def hello(device_id: str, kind: DeviceKind = DeviceKind.FLEXIBLE_LOAD, **fields: object) -> DeviceEvent:
     values: dict[str, object] = {"rated_kw": 10.0, "flex_kw": 5.0, "grid_node": NODE, "at": T0, **fields}
-    message = Announce(device_id=device_id, kind=kind, **values)  # type: ignore[arg-type]
+    message = Announce(device_id=device_id, kind=kind, **values)
     return DeviceEvent(Channel.ANNOUNCE, device_id, message, next(_sequence), 1)
 
 

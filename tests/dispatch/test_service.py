@@ -1,6 +1,6 @@
 """Dispatch rules on SQLite and PostgreSQL with the clock in the test's hands (no NATS): allocation and its
 timing, rotation across orders, no double booking, reschedule and cancel, silence, the DISPATCHED step,
-and replicas sharing the work through leases."""
+when an event is measured and settled, and replicas sharing the work through leases."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from bpp.orders.service import OrderRules
 from bpp.orders.states import FulfillmentState
 from participant.app import unit_of_work
 from participant.messagelog import MessageRecord
-from schemas.devices import CommandKind
+from schemas.devices import AckStatus, CommandKind
 from tests.dispatch.factories import (
     T0,
     WINDOW,
@@ -246,6 +246,97 @@ async def test_an_order_is_dispatched_once_its_commands_are_published_and_the_ut
     assert [(report.transaction_id, report.url) for report in reports] == [
         (order.transaction_id, "http://127.0.0.1:9/utility/on_status")
     ]
+
+
+# -- measuring and settling after the end ---------------------------------------------------------------
+
+GRACE = timedelta(minutes=2)
+"""`dispatch_settle_grace` by default."""
+
+
+async def devices_say(
+    factory: async_sessionmaker[AsyncSession],
+    order_id: str,
+    status: CommandStatus,
+    at: datetime,
+    *,
+    devices: set[str] | None = None,
+) -> None:
+    """As if the devices' acks had been stored at `at` (bpp.dispatch.events does this from NATS)."""
+    async with unit_of_work(factory) as session:
+        for command in await CommandRepository(session).of_order(order_id):
+            if devices is None or command.device_id in devices:
+                command.status, command.last_ack_status, command.last_ack_at = status, AckStatus(status), at
+                if status is CommandStatus.STARTED:
+                    command.started_at = at
+
+
+async def running_order(factory: async_sessionmaker[AsyncSession], database_url: str) -> str:
+    """8 kW (9.6 with headroom) on a and b, published, both started: IN_PROGRESS."""
+    order_id = await planned_order(factory, settings(database_url), devices=LOADS[:3], kw="8")
+    await publish(factory, await commands(factory, order_id), WINDOW.start - s(2))
+    await tick(factory, database_url, order_id, WINDOW.start - s(1))
+    await devices_say(factory, order_id, CommandStatus.STARTED, WINDOW.start)
+    await tick(factory, database_url, order_id, WINDOW.start + s(1))
+    assert await state(factory, order_id) is FulfillmentState.IN_PROGRESS
+    return order_id
+
+
+async def state(factory: async_sessionmaker[AsyncSession], order_id: str) -> FulfillmentState | None:
+    async with unit_of_work(factory) as session:
+        return (await orders.get(session, order_id)).fulfillment_state
+
+
+async def test_an_event_is_settled_as_soon_as_every_device_has_had_its_final_word(
+    session_factory: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    order_id = await running_order(session_factory, database_url)
+    await devices_say(session_factory, order_id, CommandStatus.COMPLETED, WINDOW.end, devices={"a"})
+    await tick(session_factory, database_url, order_id, WINDOW.end + s(1))
+    assert await state(session_factory, order_id) is FulfillmentState.IN_PROGRESS  # b has not finished
+    await devices_say(session_factory, order_id, CommandStatus.PARTIAL, WINDOW.end + s(2), devices={"b"})
+    await tick(session_factory, database_url, order_id, WINDOW.end + s(2))
+    assert await state(session_factory, order_id) is FulfillmentState.SETTLED
+
+
+async def test_a_device_that_never_finishes_is_waited_for_the_settle_grace_and_no_longer(
+    session_factory: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    order_id = await running_order(session_factory, database_url)
+    await devices_say(session_factory, order_id, CommandStatus.COMPLETED, WINDOW.end, devices={"a"})
+    # The BPP hears NATS throughout: b, still STARTED, has until the end + the grace.
+    for moment in (WINDOW.end + s(5), WINDOW.end + GRACE - s(1)):
+        next_check = await tick(session_factory, database_url, order_id, moment)
+        assert await state(session_factory, order_id) is FulfillmentState.IN_PROGRESS
+        assert next_check <= WINDOW.end + GRACE
+    await tick(session_factory, database_url, order_id, WINDOW.end + GRACE)
+    assert await state(session_factory, order_id) is FulfillmentState.SETTLED
+    rows = await commands(session_factory, order_id, releases=True)
+    assert [(row.device_id, row.status) for row in rows if row.kind is CommandKind.RELEASE] == [
+        ("b", CommandStatus.PENDING)  # told to stop, whatever it is doing
+    ]
+
+
+async def test_the_settle_grace_counts_only_while_the_bpp_hears_its_devices(
+    session_factory: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    """Cut off from NATS from before the end until 10 minutes after it, then hearing again: the acks and
+    readings JetStream kept meanwhile get the whole grace to come in."""
+    order_id = await running_order(session_factory, database_url)
+    back = WINDOW.end + timedelta(minutes=10)
+    await tick(session_factory, database_url, order_id, back - s(1), heard_since=None)
+    assert await state(session_factory, order_id) is FulfillmentState.IN_PROGRESS
+    await tick(session_factory, database_url, order_id, back + GRACE - s(1), heard_since=back)
+    assert await state(session_factory, order_id) is FulfillmentState.IN_PROGRESS
+    await tick(session_factory, database_url, order_id, back + GRACE, heard_since=back)
+    assert await state(session_factory, order_id) is FulfillmentState.SETTLED
+
+
+def test_the_settle_grace_is_a_setting(database_url: str) -> None:
+    bpp = settings(database_url, dispatch_settle_grace="PT30S")
+    assert bpp.dispatch_policy.settle_grace == s(30)
+    with pytest.raises(ValueError, match="dispatch_settle_grace must be positive"):
+        settings(database_url, dispatch_settle_grace=timedelta(0))
 
 
 async def test_replicas_share_plans_and_commands_through_leases(

@@ -43,7 +43,7 @@ def test_dispatch_settings_and_their_defaults(tmp_path: Path) -> None:
     assert bpp.aggregator == "aggregator-bpp"  # subscriber_id made into one NATS subject token
     assert bpp.nats_servers == []
     assert (policy.metering_interval, policy.report_interval) == (timedelta(minutes=1), timedelta(minutes=1))
-    assert policy.opt_out_headroom == Decimal("0.2") and policy.measurement_deadline == timedelta(seconds=30)
+    assert policy.opt_out_headroom == Decimal("0.2") and policy.settle_grace == timedelta(minutes=2)
     several = settings(
         "sqlite+aiosqlite:///x.db", nats_url="nats://a:4222, nats://b:4222", nats_aggregator="agg-7"
     )

@@ -22,7 +22,7 @@ from tests.support.servers import wait_until
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 STEP = timedelta(seconds=5)
-EVENT_OFFER = {
+EVENT_OFFER: dict[str, Any] = {
     "min_notice_s": 0,
     "cancel_before_s": 0,
     "cancellation_fee": "0",
