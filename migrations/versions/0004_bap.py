@@ -191,7 +191,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_bap_orders_transaction_id"), ["transaction_id"], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("bap_orders", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_bap_orders_transaction_id"))
