@@ -1,5 +1,5 @@
 """Event history for reports: per event the need, the offers, the orders, committed against delivered kW,
-the cost, and each aggregator's reliability over time."""
+the cost, whether it delivered (its outcome), and each aggregator's reliability over time."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bap.events.models import FlexEvent, FlexOffer
 from bap.events.reliability import Delivery, delivery_ratio, running
 from bap.events.repository import EventRepository
+from bap.numbers import decimal_or_none
 from bap.orders.models import Order, OrderState
 from bap.orders.repository import OrderRepository
-from bap.orders.views import text
+from bap.orders.tracking import event_outcome
+from bap.orders.views import outcome_of, text
 
 CSV_COLUMNS = (
     "event_id",
@@ -36,8 +38,27 @@ CSV_COLUMNS = (
     "cost",
     "currency",
     "reliability",
+    "outcome",
+    "shortfall_kwh",
 )
 _COUNTED = (OrderState.ACTIVE, OrderState.COMPLETED)
+
+
+def outcome(orders: Sequence[Order]) -> str | None:
+    """The event's outcome as the `completed` message gives it, over the orders that ran to their end:
+    PARTIAL as soon as one fell short, COMPLETED once none is still live and every one delivered."""
+    ended = [order for order in orders if order.state is OrderState.COMPLETED]
+    verdict = event_outcome(ended)
+    if verdict == "COMPLETED" and any(not order.state.final for order in orders):
+        return None
+    return verdict
+
+
+def shortfall(orders: Sequence[Order]) -> Decimal | None:
+    """kWh short of the commitments by the settlements; None while no order is settled."""
+    figures = [decimal_or_none((order.settlement or {}).get("shortfall_kwh")) for order in orders]
+    known = [figure for figure in figures if figure is not None]
+    return sum(known, Decimal(0)) if known else None
 
 
 def _row(event: FlexEvent, offers: Sequence[FlexOffer], orders: Sequence[Order]) -> dict[str, Any]:
@@ -68,8 +89,11 @@ def _row(event: FlexEvent, offers: Sequence[FlexOffer], orders: Sequence[Order])
                 "id": o.id,
                 "aggregator_id": o.aggregator_id,
                 "state": o.state.value,
+                "fulfillment_state": o.fulfillment_state,
+                "outcome": outcome_of(o),
                 "committed_kw": text(o.committed_kw),
                 "delivered_kw": text(o.delivered_kw),
+                "shortfall_kwh": (o.settlement or {}).get("shortfall_kwh"),
                 "cost": text(o.net_amount if o.net_amount is not None else o.quoted_cost),
             }
             for o in orders
@@ -81,6 +105,8 @@ def _row(event: FlexEvent, offers: Sequence[FlexOffer], orders: Sequence[Order])
             sum((o.net_amount if o.net_amount is not None else o.quoted_cost or zero for o in kept), zero)
         ),
         "currency": next((o.currency for o in kept if o.currency), None),
+        "outcome": outcome(orders),
+        "shortfall_kwh": text(shortfall(kept)),
     }
 
 
@@ -116,7 +142,8 @@ def as_csv(report: dict[str, Any]) -> str:
                 **{column: row.get(column) for column in CSV_COLUMNS},
                 "offers": len(row["offers"]),
                 "orders": "; ".join(
-                    f"{o['aggregator_id']}:{o['state']}:{o['committed_kw'] or '-'} kW" for o in row["orders"]
+                    f"{o['aggregator_id']}:{o['state']}:{o['committed_kw'] or '-'} kW:{o['outcome'] or '-'}"
+                    for o in row["orders"]
                 ),
                 "reliability": "; ".join(f"{agg}={latest[agg]}" for agg in aggregators if agg in latest),
             }

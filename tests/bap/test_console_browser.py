@@ -1,8 +1,9 @@
 """The web console in a real browser: headless Chromium against a real BAP and two real aggregator BPPs.
 
 An operator signs in with a token, sees the snapshot, watches a grid alert turn into offers and a
-recommendation, clicks Approve, and follows the orders to delivery and settlement. Screenshots go to
-`DEGFLEX_TEST_SCREENSHOTS` when set (to look at the layout), else to the test's temporary directory.
+recommendation, clicks Approve, and follows the orders to delivery and settlement, one of them short of
+its commitment. Screenshots go to `DEGFLEX_TEST_SCREENSHOTS` when set (to look at the layout), else to the
+test's temporary directory.
 
 Needs Debian's `chromium` (or `DEGFLEX_TEST_CHROMIUM`); skipped without it.
 """
@@ -139,9 +140,30 @@ def test_an_operator_approves_a_grid_alert_and_follows_it_to_settlement(
     final = page.screenshot(screenshots / "console-orders-progress.png")
     assert final.stat().st_size > 10_000
 
-    push(network, second, "COMPLETED", second["committed_kw"], devices_acked=4, settled_amount="7.25")
+    alpha_card = "#orders article[aria-label='order with alpha.aggregator']"
+    assert page.text(f"{alpha_card} .badge.outcome") == "Settled · Completed"
+
+    short = str(Decimal(second["committed_kw"]) * Decimal("0.85"))
+    push(network, second, "PARTIAL", short, devices_acked=4, settled_amount="7.25", shortfall_kwh="3.8")
     page.wait_for("document.querySelector('#event-detail').innerText.includes('Delivered')")
-    assert "INR 11.75" in page.text("#event-detail")
+    detail = page.text("#event-detail")
+    assert "Completed · Partial" in detail and "INR 11.75" in detail
+    assert "Fell short: beta.aggregator by 3.8 kWh." in detail
+    assert "Partial" in page.text("#events .badges")
+    beta_card = "#orders article[aria-label='order with beta.aggregator']"
+    assert page.text(f"{beta_card} .badge.outcome-PARTIAL") == "Partial"
+    assert page.text(f"{beta_card} li.current") == "Partial"
+    assert page.text(f"{beta_card} .shortfall") == "Fell short of its commitment by 3.8 kWh."
+
+    push(network, second, "SETTLED", short, devices_acked=4, settled_amount="7.25", shortfall_kwh="3.8")
+    badge = json.dumps(f"{beta_card} .badge.outcome")
+    page.wait_for(
+        f"document.querySelector({badge})?.innerText === 'Settled · Partial'", what="settled, still partial"
+    )
+    assert page.text(f"{beta_card} li.done.step-PARTIAL") == "Partial"
+    assert page.text(f"{beta_card} li.current") == "Settled"
+    assert page.text(f"{beta_card} .shortfall") == "Fell short of its commitment by 3.8 kWh."
+    page.screenshot(screenshots / "console-settled-partial.png")
 
 
 def test_on_a_narrow_screen_the_keyboard_approves(

@@ -31,6 +31,12 @@ function increment(digits) {
   return "1" + out.join("");
 }
 
+/** Whether a decimal string is above zero, read as text: "3.8" is, "0.000", "-1" and "" are not. */
+export function positive(text) {
+  const match = DECIMAL.exec(String(text ?? "").trim());
+  return Boolean(match) && !match[1] && /[1-9]/.test(match[2] + (match[3] ?? ""));
+}
+
 /** Thousands separated with a comma: "12345.5" → "12,345.5". */
 export function group(text) {
   const [integer, decimals] = String(text).split(".");

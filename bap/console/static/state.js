@@ -1,9 +1,12 @@
 // The console's picture of the desk, rebuilt from each `snapshot` and changed by every later frame in
 // `seq` order (docs/websocket.md). Pure functions over plain objects: no DOM, no socket, no clock.
 
+import { positive } from "./format.js";
+
 export const OPEN_STATES = new Set(["COLLECTING", "AWAITING_APPROVAL", "ACTIVATING", "ACTIVE"]);
 const ACTIVATING_ORDERS = new Set(["SELECTING", "INITIALIZING", "CONFIRMING"]);
 export const FULFILMENT_STEPS = ["SCHEDULED", "DISPATCHED", "IN_PROGRESS", "COMPLETED", "SETTLED"];
+const VERDICTS = new Set(["COMPLETED", "PARTIAL"]);
 const MAX_ALERTS = 50;
 const MAX_LOG = 200;
 
@@ -145,9 +148,13 @@ const HANDLERS = {
   },
 
   completed(state, completion) {
+    const verdicts = new Map((completion.order_outcomes ?? []).map((row) => [row.order_id, row.outcome]));
     return withEvent(state, completion.event_id, (event) => ({
       ...event,
       state: completion.state,
+      orders: event.orders.map((order) =>
+        verdicts.get(order.id) ? { ...order, outcome: verdicts.get(order.id) } : order,
+      ),
       completion,
     }));
   },
@@ -253,6 +260,31 @@ export function offerRows(event) {
 export function fulfilmentIndex(order) {
   const code = order.fulfillment_state === "PARTIAL" ? "COMPLETED" : order.fulfillment_state;
   return FULFILMENT_STEPS.indexOf(code);
+}
+
+/**
+ * The aggregator's verdict on an order, COMPLETED or PARTIAL, kept once SETTLED follows; null until it
+ * says. `state` COMPLETED only means the order ended (docs/bap.md, Outcome).
+ */
+export function orderOutcome(order) {
+  if (order.outcome) return order.outcome;
+  return VERDICTS.has(order.fulfillment_state) ? order.fulfillment_state : null;
+}
+
+/** The kWh an order's settlement says it fell short by; null when not settled or nothing is short. */
+export function shortfallKwh(order) {
+  const shortfall = order.settlement?.shortfall_kwh;
+  return positive(shortfall) ? String(shortfall) : null;
+}
+
+/** How the event went by the `completed` message: PARTIAL when any order fell short; null until then. */
+export function eventOutcome(event) {
+  return event.completion?.outcome ?? null;
+}
+
+/** The event's orders that fell short of their commitment, as they stand now (settled later or not). */
+export function shortOrders(event) {
+  return event.orders.filter((order) => orderOutcome(order) === "PARTIAL");
 }
 
 function eventStub(id) {

@@ -7,9 +7,13 @@ import {
   awaitingApproval,
   canDecide,
   eventList,
+  eventOutcome,
   findEvent,
   fulfilmentIndex,
   offerRows,
+  orderOutcome,
+  shortOrders,
+  shortfallKwh,
 } from "./state.js";
 
 export function h(tag, attributes = {}, ...children) {
@@ -25,6 +29,12 @@ export function h(tag, attributes = {}, ...children) {
   }
   return element;
 }
+
+/** What the aggregator's verdict means, shown with its badge. */
+const OUTCOMES = {
+  COMPLETED: "The aggregator's verdict: at least 95 % of the committed energy delivered",
+  PARTIAL: "The aggregator's verdict: less than 95 % of the committed energy delivered",
+};
 
 const ALERT_KINDS = {
   grid_stress: "Grid stress",
@@ -93,7 +103,13 @@ function eventItems(state, selectedId) {
           dataset: { event: event.id, key: `event:${event.id}` },
         },
         h("span", { class: "event-node" }, event.grid_node ?? `event ${fmt.shortId(event.id)}`),
-        h("span", { class: "badges" }, severityBadge(event.severity), stateBadge(event.state)),
+        h(
+          "span",
+          { class: "badges" },
+          severityBadge(event.severity),
+          stateBadge(event.state),
+          eventOutcomeBadge(event),
+        ),
         h(
           "span",
           { class: "event-need" },
@@ -142,6 +158,7 @@ function eventDetail(state, event, ui) {
       h("h3", {}, event.grid_node ?? `Event ${fmt.shortId(event.id)}`),
       severityBadge(event.severity),
       stateBadge(event.state),
+      eventOutcomeBadge(event),
     ),
     h(
       "dl",
@@ -247,15 +264,28 @@ function stateNotice(state, event, ui) {
   }
 }
 
+/** The event's end: totals from the `completed` message, and which orders fell short (as they stand now). */
 function completionNotice(event) {
   const done = event.completion;
   if (!done) return notice("muted", fmt.label(event.state), "");
   const currency = event.orders[0]?.currency ?? event.offers[0]?.currency ?? "";
+  const outcome = eventOutcome(event);
+  const short = shortOrders(event).map((order) => {
+    const kwh = shortfallKwh(order);
+    return kwh ? `${order.aggregator_id} by ${fmt.kwh(kwh)}` : order.aggregator_id;
+  });
+  const verdict = short.length
+    ? ` Fell short: ${short.join(", ")}.`
+    : outcome === "COMPLETED"
+      ? " Every order delivered its commitment."
+      : "";
   return notice(
-    event.state === "COMPLETED" ? "ok" : "muted",
-    fmt.label(done.state),
+    outcome === "PARTIAL" ? "short" : event.state === "COMPLETED" ? "ok" : "muted",
+    outcome && outcome !== done.state
+      ? `${fmt.label(done.state)} · ${fmt.label(outcome)}`
+      : fmt.label(done.state),
     `Delivered ${fmt.kw(done.delivered_kw)} of ${fmt.kw(done.committed_kw)} committed ` +
-      `(${fmt.kwh(done.delivered_kwh)}), cost ${fmt.money(done.cost, currency)}.`,
+      `(${fmt.kwh(done.delivered_kwh)}), cost ${fmt.money(done.cost, currency)}.${verdict}`,
   );
 }
 
@@ -404,6 +434,7 @@ function orderCard(state, order, ui) {
     Number(order.committed_kw ?? 0),
     Number(order.delivered_kw ?? 0),
   );
+  const outcome = orderOutcome(order);
   return h(
     "article",
     { class: `order order-${order.state}`, "aria-label": `order with ${order.aggregator_id}` },
@@ -412,6 +443,7 @@ function orderCard(state, order, ui) {
       { class: "order-head" },
       h("h3", {}, order.aggregator_id ?? "aggregator"),
       stateBadge(order.state),
+      orderOutcomeBadge(order, outcome),
       h(
         "span",
         { class: "muted" },
@@ -425,8 +457,9 @@ function orderCard(state, order, ui) {
       { class: "bars" },
       bar("Requested", order.requested_kw, scale, "requested"),
       bar("Committed", order.committed_kw, scale, "committed"),
-      bar("Delivered", order.delivered_kw, scale, "delivered"),
+      bar("Delivered", order.delivered_kw, scale, outcome === "PARTIAL" ? "delivered short" : "delivered"),
     ),
+    outcome === "PARTIAL" ? shortfallNote(order) : null,
     h(
       "p",
       { class: "devices" },
@@ -462,6 +495,20 @@ function orderCard(state, order, ui) {
   );
 }
 
+/** Why a PARTIAL order is one: the settlement's shortfall and penalty, once it is settled. */
+function shortfallNote(order) {
+  const kwh = shortfallKwh(order);
+  if (!kwh) {
+    const later = order.settlement ? "" : "; the shortfall comes with the settlement";
+    return h("p", { class: "shortfall" }, `Fell short of its commitment${later}.`);
+  }
+  const settlement = order.settlement;
+  const penalty = fmt.positive(settlement.penalty_amount)
+    ? `, penalty ${fmt.money(settlement.penalty_amount, settlement.currency ?? order.currency)}`
+    : "";
+  return h("p", { class: "shortfall" }, `Fell short of its commitment by ${fmt.kwh(kwh)}${penalty}.`);
+}
+
 function orderMoney(order) {
   const settlement = order.settlement;
   const quote = `Quote ${fmt.money(order.quoted_cost, order.currency)}`;
@@ -478,7 +525,7 @@ function timeline(order) {
     "ol",
     { class: "timeline", "aria-label": "fulfilment" },
     FULFILMENT_STEPS.map((step, index) => {
-      const name = step === "COMPLETED" && order.fulfillment_state === "PARTIAL" ? "PARTIAL" : step;
+      const name = step === "COMPLETED" && orderOutcome(order) === "PARTIAL" ? "PARTIAL" : step;
       const status = index < reached ? "done" : index === reached ? "current" : "todo";
       return h(
         "li",
@@ -553,4 +600,27 @@ function severityBadge(severity) {
 
 function stateBadge(state) {
   return h("span", { class: `badge state state-${state}` }, fmt.label(state));
+}
+
+/**
+ * The order's verdict with the fulfilment step it has reached ("Settled · Partial"): its state alone says
+ * only that it ended. Left out while unknown, and when it would repeat the state badge.
+ */
+function orderOutcomeBadge(order, outcome) {
+  if (!outcome) return null;
+  const step = order.fulfillment_state;
+  const text = step && step !== outcome ? `${fmt.label(step)} · ${fmt.label(outcome)}` : fmt.label(outcome);
+  if (text === fmt.label(order.state)) return null;
+  return h("span", { class: `badge outcome outcome-${outcome}`, title: OUTCOMES[outcome] ?? null }, text);
+}
+
+/** A finished event's outcome where it adds to its state: PARTIAL when any order fell short. */
+function eventOutcomeBadge(event) {
+  const outcome = eventOutcome(event);
+  if (!outcome || outcome === event.state) return null;
+  return h(
+    "span",
+    { class: `badge outcome outcome-${outcome}`, title: OUTCOMES[outcome] ?? null },
+    fmt.label(outcome),
+  );
 }

@@ -9,6 +9,7 @@ import {
   money,
   number,
   percent,
+  positive,
   roundDecimal,
   share,
 } from "../../../bap/console/static/format.js";
@@ -59,4 +60,15 @@ test("shares for bar widths stay within 0 and 1", () => {
 test("codes read as words", () => {
   assert.equal(label("AWAITING_APPROVAL"), "Awaiting approval");
   assert.equal(label("grid_alert"), "Grid alert");
+});
+
+test("positive reads a decimal string as text: a shortfall of 0.000 is none", () => {
+  assert.equal(positive("3.8"), true);
+  assert.equal(positive("0.001"), true);
+  assert.equal(positive("0"), false);
+  assert.equal(positive("0.000"), false);
+  assert.equal(positive("-1.5"), false);
+  assert.equal(positive(""), false);
+  assert.equal(positive(null), false);
+  assert.equal(positive("n/a"), false);
 });

@@ -8,11 +8,15 @@ import {
   canDecide,
   emptyState,
   eventList,
+  eventOutcome,
   findEvent,
   fulfilmentIndex,
   mergeDetails,
   noteCommand,
   offerRows,
+  orderOutcome,
+  shortOrders,
+  shortfallKwh,
 } from "../../../bap/console/static/state.js";
 
 const EVENT = "75d558f9-6eda-4e0e-9c0f-bfee9e0ac2fc";
@@ -339,4 +343,93 @@ test("events awaiting approval come first; offers join their selections in a fix
 test("a partial fulfilment counts as the completed step", () => {
   assert.equal(fulfilmentIndex({ fulfillment_state: "PARTIAL" }), 3);
   assert.equal(fulfilmentIndex({ fulfillment_state: null }), -1);
+});
+
+test("an order that fell short stays PARTIAL once SETTLED, and its event's completion says so", () => {
+  const other = "0b6f6c1e-1f0a-4c53-9d7e-5d2c8f0e4a11";
+  const settlement = { net_amount: "5.1", shortfall_kwh: "3.8", penalty_amount: "1.2", currency: "INR" };
+  let state = run(
+    frames(
+      snapshot(),
+      ["progress", progress("ACTIVE", "IN_PROGRESS", { outcome: null, delivered_kw: "30" })],
+      ["progress", { ...progress("ACTIVE", "SCHEDULED"), order_id: other, aggregator_id: "beta.aggregator" }],
+    ),
+  );
+  assert.equal(orderOutcome(findEvent(state, EVENT).orders[0]), null, "no verdict while it runs");
+
+  const more = frames(
+    snapshot(),
+    ["progress", progress("COMPLETED", "PARTIAL", { outcome: "PARTIAL", delivered_kw: "34.2" })],
+    ["progress", progress("COMPLETED", "SETTLED", { outcome: "PARTIAL", delivered_kw: "34.2", settlement })],
+    [
+      "progress",
+      {
+        ...progress("COMPLETED", "COMPLETED", { outcome: "COMPLETED", delivered_kw: "60" }),
+        order_id: other,
+        aggregator_id: "beta.aggregator",
+      },
+    ],
+    [
+      "completed",
+      {
+        event_id: EVENT,
+        state: "COMPLETED",
+        orders: [ORDER, other],
+        committed_kw: "100",
+        delivered_kw: "94.2",
+        delivered_kwh: "94.2",
+        cost: "12.35",
+        outcome: "PARTIAL",
+        order_outcomes: [
+          { order_id: ORDER, aggregator_id: "alpha.aggregator", outcome: "PARTIAL", shortfall_kwh: "3.8" },
+          { order_id: other, aggregator_id: "beta.aggregator", outcome: "COMPLETED", shortfall_kwh: null },
+        ],
+      },
+    ],
+  ).slice(1);
+  for (const [index, frame] of more.entries()) state = applyFrame(state, { ...frame, seq: 4 + index });
+  assert.equal(state.gap, null);
+  const event = findEvent(state, EVENT);
+  const [short, full] = event.orders;
+  assert.deepEqual(
+    [short.fulfillment_state, orderOutcome(short), shortfallKwh(short)],
+    ["SETTLED", "PARTIAL", "3.8"],
+  );
+  assert.equal(fulfilmentIndex(short), 4);
+  assert.deepEqual([orderOutcome(full), shortfallKwh(full)], ["COMPLETED", null]);
+  assert.deepEqual([event.state, eventOutcome(event)], ["COMPLETED", "PARTIAL"]);
+  assert.deepEqual(
+    shortOrders(event).map((order) => order.aggregator_id),
+    ["alpha.aggregator"],
+  );
+});
+
+test("an order's outcome: its own, else the verdict its fulfilment state gives; settled in full is none short", () => {
+  assert.equal(orderOutcome({ fulfillment_state: "PARTIAL" }), "PARTIAL", "a frame without `outcome`");
+  assert.equal(orderOutcome({ fulfillment_state: "SETTLED", outcome: "PARTIAL" }), "PARTIAL");
+  assert.equal(orderOutcome({ fulfillment_state: "SETTLED", outcome: null }), null);
+  assert.equal(orderOutcome({ fulfillment_state: "IN_PROGRESS" }), null);
+  assert.equal(shortfallKwh({ settlement: { shortfall_kwh: "0" } }), null);
+  assert.equal(shortfallKwh({ settlement: null }), null);
+  assert.equal(eventOutcome({ completion: null }), null);
+});
+
+test("the completed message fills in a verdict an order's progress did not bring", () => {
+  const state = run(
+    frames(
+      snapshot(),
+      ["progress", progress("COMPLETED", "SETTLED", { outcome: null })],
+      [
+        "completed",
+        {
+          event_id: EVENT,
+          state: "COMPLETED",
+          orders: [ORDER],
+          outcome: "PARTIAL",
+          order_outcomes: [{ order_id: ORDER, outcome: "PARTIAL", shortfall_kwh: null }],
+        },
+      ],
+    ),
+  );
+  assert.equal(orderOutcome(findEvent(state, EVENT).orders[0]), "PARTIAL");
 });
