@@ -25,7 +25,7 @@ from bpp.devices.consumer import PullLoop
 from bpp.devices.errors import DeviceBusError
 from bpp.devices.ledger import CommandLedger
 from bpp.devices.streams import StreamLayout
-from bpp.devices.tasks import cancel_and_wait
+from bpp.devices.tasks import cancel_and_wait, unless_stopped
 from participant.db import utcnow
 from schemas.devices import Ack, AckStatus, Command, CommandKind, DeviceMessageError, Telemetry
 
@@ -150,7 +150,9 @@ class DeviceAgent:
             await self.connection.close()
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.start()
+        if not await unless_stopped(self.start(), stop):
+            await self.stop()
+            return
         try:
             await stop.wait()
         finally:

@@ -31,6 +31,7 @@ from bpp.devices.adapters import (
 from bpp.devices.agent import AgentTimings, DeviceAgent
 from bpp.devices.connection import BusConnection, BusCredentials
 from bpp.devices.shapes import battery_charging, ev_charging, household_load, local_hour, solar_production
+from bpp.devices.tasks import unless_stopped
 from participant.db import utcnow
 from schemas.devices import AckStatus, DeviceKind, Subjects, check_device_id
 
@@ -331,7 +332,10 @@ class Simulator:
         self, stop: asyncio.Event, *, progress_every: float = 10.0, duration: float | None = None
     ) -> None:
         """Start, report progress until `stop` is set (or `duration` has passed), then stop cleanly."""
-        await self.start()
+        if not await unless_stopped(self.start(), stop):
+            await self.stop()
+            log.info("simulator stopped while connecting", extra=self.summary())
+            return
         deadline = None if duration is None else asyncio.get_running_loop().time() + duration
         announced = asyncio.create_task(self._report_ready())
         try:

@@ -78,11 +78,22 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
         required="DEGFLEX_AGGREGATOR" not in os.environ,
         help="aggregator id: subjects are degflex.<aggregator>.… ($DEGFLEX_AGGREGATOR)",
     )
-    auth = parser.add_argument_group("credentials (one of)")
-    auth.add_argument("--nkey", type=Path, metavar="FILE", help="file holding an nkey user seed (SU…)")
+    auth = parser.add_argument_group(
+        "credentials (one of; without any, from $DEGFLEX_NATS_NKEY, $DEGFLEX_NATS_CREDS or "
+        "$DEGFLEX_NATS_USER with $DEGFLEX_NATS_PASSWORD; none for a server without authorization)"
+    )
+    auth.add_argument(
+        "--nkey",
+        type=Path,
+        metavar="FILE",
+        help="file holding an nkey user seed (SU…), e.g. from "
+        "`degflex devices credentials add` ($DEGFLEX_NATS_NKEY)",
+    )
     auth.add_argument("--user", help="user name (with --password or $DEGFLEX_NATS_PASSWORD)")
     auth.add_argument("--password", help="password (prefer $DEGFLEX_NATS_PASSWORD: arguments show in ps)")
-    auth.add_argument("--creds", type=Path, metavar="FILE", help="a NATS .creds file (JWT and seed)")
+    auth.add_argument(
+        "--creds", type=Path, metavar="FILE", help="a NATS .creds file (JWT and seed) ($DEGFLEX_NATS_CREDS)"
+    )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, … (default INFO)")
     parser.add_argument(
         "--log-format",
@@ -93,8 +104,21 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _credentials(args: argparse.Namespace) -> BusCredentials:
+    """The command line's credentials; without any, the environment's (the two never mix)."""
+    if args.nkey is None and args.user is None and args.password is None and args.creds is None:
+        return _environment_credentials()
     password = (args.password or os.environ.get("DEGFLEX_NATS_PASSWORD")) if args.user else args.password
     return BusCredentials(nkey_seed_file=args.nkey, user=args.user, password=password, creds_file=args.creds)
+
+
+def _environment_credentials() -> BusCredentials:
+    nkey, creds, user = (os.environ.get(f"DEGFLEX_NATS_{name}") or None for name in ("NKEY", "CREDS", "USER"))
+    return BusCredentials(
+        nkey_seed_file=Path(nkey) if nkey else None,
+        creds_file=Path(creds) if creds else None,
+        user=user,
+        password=os.environ.get("DEGFLEX_NATS_PASSWORD") if user else None,
+    )
 
 
 def _seconds(text: str) -> float:

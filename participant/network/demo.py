@@ -21,7 +21,7 @@ from participant.network.plan import plan_network
 from participant.network.progress import Phase, Status, Tracker
 from participant.network.recording import outbox_quiet, record
 from participant.network.scenario import Scenario
-from participant.network.session import RunningNetwork, print_error, run_network
+from participant.network.session import INTERRUPTED, RunningNetwork, print_error, run_network
 from participant.network.summary import format_summary, read_summary
 
 STEPS = ("infrastructure:", "registry:", "participants:", "devices:")
@@ -44,6 +44,7 @@ def run_demo(options: DemoOptions, display: Display) -> int:
     tracker = Tracker(aggregators=len(plan.bpps), dispatch_available=available)
     started = time.monotonic()
     started_at = datetime.now(UTC)
+    kept_running = False
 
     def say(text: str) -> None:
         """Start-up steps update the network phase; anything else is a message."""
@@ -54,6 +55,7 @@ def run_demo(options: DemoOptions, display: Display) -> int:
             display.say(text)
 
     async def body(network: RunningNetwork) -> int:
+        nonlocal kept_running
         tracker.set(
             Phase.NETWORK,
             Status.DONE,
@@ -82,12 +84,15 @@ def run_demo(options: DemoOptions, display: Display) -> int:
         if options.keep_running:
             display.say("the network keeps running; Ctrl-C stops it:")
             display.say(format_addresses(network_addresses(plan)))
+            kept_running = True
             await asyncio.Event().wait()
         return 0
 
     with display:
         display.refresh(tracker)
-        return asyncio.run(run_network(plan, body, say=say, error=_error(display)))
+        code = asyncio.run(run_network(plan, body, say=say, error=_error(display)))
+    # With --keep-running, Ctrl-C (or SIGTERM) after a successful event is how the demo ends.
+    return 0 if kept_running and code == INTERRUPTED else code
 
 
 def _error(display: Display) -> Any:

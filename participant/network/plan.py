@@ -20,6 +20,7 @@ import yaml
 from bpp.devices.connection import BusCredentials
 from bpp.devices.credentials import CredentialStore, Role, authorization_block, write_seed
 from bpp.settings import BppSettings
+from participant.db import is_sqlite
 from participant.natsserver import EmbeddedNatsServer, nats_server_binary
 from participant.network.spec import (
     BapSpec,
@@ -28,6 +29,7 @@ from participant.network.spec import (
     Listener,
     NetworkSpec,
     ParticipantSpec,
+    service_credentials,
     url_host,
 )
 from participant.network.supervisor import ProcessSpec, degflex_command
@@ -211,21 +213,19 @@ def _registry(
         return registry.url, registry.admin_token, None
     host, port, url = _listen(registry)
     token = registry.admin_token or keys.token("registry-admin")
+    env = {"DEGFLEX_REGISTRY_ADMIN_TOKEN": token, "DEGFLEX_REGISTRY_LOG_FORMAT": "console"}
+    database = registry.database_url or _sqlite(directory, "registry")
+    argv = degflex_command(
+        "registry", "--host", host, "--port", str(port), "--public-url", url, "--no-challenge"
+    )
+    if is_sqlite(database):
+        argv += ["--database-url", database]
+    else:
+        env["DEGFLEX_REGISTRY_DATABASE_URL"] = database  # a server URL may hold a password: not in `ps`
     process = ProcessSpec(
         name="registry",
-        argv=degflex_command(
-            "registry",
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--database-url",
-            registry.database_url or _sqlite(directory, "registry"),
-            "--public-url",
-            url,
-            "--no-challenge",
-        ),
-        env={"DEGFLEX_REGISTRY_ADMIN_TOKEN": token, "DEGFLEX_REGISTRY_LOG_FORMAT": "console"},
+        argv=argv,
+        env=env,
         log_path=directory / "logs" / "registry.log",
         health_url=f"http://{url_host(_dial(host))}:{port}/health",
         tier=INFRASTRUCTURE,
@@ -237,8 +237,9 @@ def _nats(spec: NetworkSpec, directory: Path) -> NatsPlan:
     nats = spec.nats
     assert nats is not None
     if nats.url is not None:
-        credentials = {bpp.nats_aggregator: BusCredentials() for bpp in spec.bpps}
-        return NatsPlan(url=nats.url, monitor_url=None, process=None, service=credentials, fleet=credentials)
+        # Someone else's server: the BPPs' own settings say who they are (also to set up their streams).
+        own = {bpp.nats_aggregator: service_credentials(bpp.settings) for bpp in spec.bpps}
+        return NatsPlan(url=nats.url, monitor_url=None, process=None, service=own)
     service: dict[str, BusCredentials] = {}
     fleet: dict[str, BusCredentials] = {}
     stores = []
@@ -378,7 +379,9 @@ def device_bus_settings(aggregator: str, nats: NatsPlan) -> dict[str, Any]:
 def _fleet(bpp: BppSpec, index: int, entry: FleetEntry, directory: Path, nats: NatsPlan | None) -> FleetPlan:
     assert nats is not None
     aggregator = bpp.nats_aggregator
-    credentials = nats.fleet.get(aggregator, BusCredentials())
+    credentials = nats.fleet.get(aggregator) or BusCredentials(
+        nkey_seed_file=entry.nkey, creds_file=entry.creds
+    )
     name = f"devices-{aggregator}-{index + 1}"
     argv = degflex_command(
         "devices",
@@ -414,5 +417,7 @@ def _fleet(bpp: BppSpec, index: int, entry: FleetEntry, directory: Path, nats: N
         argv += ["--id-prefix", entry.id_prefix]
     if credentials.nkey_seed_file is not None:
         argv += ["--nkey", str(credentials.nkey_seed_file)]
+    if credentials.creds_file is not None:
+        argv += ["--creds", str(credentials.creds_file)]
     process = ProcessSpec(name=name, argv=argv, log_path=directory / "logs" / f"{name}.log", tier=DEVICES)
     return FleetPlan(bpp=bpp.subscriber_id, aggregator=aggregator, entry=entry, process=process)

@@ -89,7 +89,10 @@ MEANINGS = {
 DEVICE_ENVIRONMENT = (
     ("DEGFLEX_NATS_URL", "nats://127.0.0.1:4222", "NATS URL of `degflex device` / `degflex devices …`"),
     ("DEGFLEX_AGGREGATOR", "—", "the aggregator's subject token (`--aggregator`)"),
-    ("DEGFLEX_NATS_PASSWORD", "—", "password with `--user`"),
+    ("DEGFLEX_NATS_NKEY", "—", "nkey seed file, when no credentials are given on the command line"),
+    ("DEGFLEX_NATS_CREDS", "—", "NATS .creds file, when no credentials are given on the command line"),
+    ("DEGFLEX_NATS_USER", "—", "NATS user (with `DEGFLEX_NATS_PASSWORD`), likewise"),
+    ("DEGFLEX_NATS_PASSWORD", "—", "password with `--user` or `DEGFLEX_NATS_USER`"),
     ("DEGFLEX_DATABASE_URL", "—", "database of `degflex migrate`"),
 )
 

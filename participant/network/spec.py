@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -16,10 +17,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings
+from sqlalchemy.engine import make_url
 
 from bap.settings import BapSettings
+from bpp.devices.connection import BusCredentials
+from bpp.devices.errors import CredentialError
 from bpp.offers.schemas import OfferTermsEntry
 from bpp.settings import BppSettings
+from participant.migrate import MigrationError, normalize_database_url
 from participant.operators import OperatorCredential
 
 DEFAULT_DOMAIN = "deg:demand-flex"
@@ -63,6 +68,16 @@ def _http_url(value: str | None) -> str | None:
     if value is not None and not value.startswith(("http://", "https://")):
         raise ValueError(f"{value!r} is not an http(s) URL")
     return value.rstrip("/") if value is not None else None
+
+
+def _database_url(value: str | None) -> str | None:
+    """SQLite or PostgreSQL, in any spelling the parts accept; refused here rather than when a part starts."""
+    if value is not None:
+        try:
+            normalize_database_url(value)
+        except MigrationError as exc:
+            raise ValueError(str(exc)) from None
+    return value
 
 
 def url_host(host: str) -> str:
@@ -133,6 +148,11 @@ class RegistrySpec(Listener):
     def _external_url(cls, value: str | None) -> str | None:
         return _http_url(value)
 
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        return _database_url(value)
+
     @property
     def external(self) -> bool:
         return self.url is not None
@@ -149,6 +169,11 @@ class ParticipantSpec(Listener):
     settings: dict[str, Any] = Field(default_factory=dict)
 
     settings_class: ClassVar[type[BaseSettings]]
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        return _database_url(value)
 
     @field_validator("operators")
     @classmethod
@@ -184,6 +209,21 @@ class FleetEntry(_Strict):
     telemetry_interval: float = Field(default=5.0, gt=0, description="seconds")
     time_scale: float = Field(default=1.0, ge=0)
     utc_offset: float = Field(default=0.0, ge=-14, le=14)
+    nkey: Path | None = Field(
+        default=None,
+        description="on an external NATS: the fleet user's nkey seed file (relative to the network file)",
+    )
+    creds: Path | None = Field(default=None, description="on an external NATS: a .creds file instead")
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> Self:
+        if self.nkey is not None and self.creds is not None:
+            raise ValueError("give nkey or creds, not both")
+        return self
+
+    @property
+    def has_credentials(self) -> bool:
+        return self.nkey is not None or self.creds is not None
 
     @field_validator("mix")
     @classmethod
@@ -205,6 +245,14 @@ class BppSpec(ParticipantSpec):
     provider_name: str | None = None
     offers: list[OfferTermsEntry] = Field(default_factory=list)
     fleets: list[FleetEntry] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _nats_credentials(self) -> Self:
+        try:
+            service_credentials(self.settings)
+        except CredentialError as exc:
+            raise ValueError(f"settings: {exc}") from None
+        return self
 
     @property
     def nats_aggregator(self) -> str:
@@ -235,8 +283,16 @@ class NetworkSpec(_Strict):
         shared = sorted(name for name, count in aggregators.items() if count > 1)
         if shared:
             raise ValueError(f"NATS aggregator ids must be unique (set aggregator:): {', '.join(shared)}")
+        shared_databases = _shared_databases([*self.baps, *self.bpps])
+        if shared_databases:
+            raise ValueError(f"each BAP and BPP needs its own database: {shared_databases}")
         if any(bpp.fleets for bpp in self.bpps) and self.nats is None:
             raise ValueError("fleets need NATS: add `nats: {}` (embedded) or `nats: {url: …}`")
+        given = [fleet for bpp in self.bpps for fleet in bpp.fleets if fleet.has_credentials]
+        if given and self.nats is not None and self.nats.embedded:
+            raise ValueError(
+                "fleets' nkey/creds are for an external NATS: the embedded one makes its own users"
+            )
         binds = Counter(
             (part.host, part.port) for part in [self.registry, *self.baps, *self.bpps] if part.port
         )
@@ -244,6 +300,34 @@ class NetworkSpec(_Strict):
         if clashing:
             raise ValueError(f"two parts listen on the same address: {', '.join(clashing)}")
         return self
+
+
+def service_credentials(settings: dict[str, Any]) -> BusCredentials:
+    """A BPP's NATS user as its `settings` give it (`nats_nkey_seed_file`, `nats_creds_file`, …)."""
+
+    def path(name: str) -> Path | None:
+        value = settings.get(name)
+        return Path(value) if value else None
+
+    return BusCredentials(
+        nkey_seed_file=path("nats_nkey_seed_file"),
+        nkey_seed=settings.get("nats_nkey_seed"),
+        creds_file=path("nats_creds_file"),
+        user=settings.get("nats_user"),
+        password=settings.get("nats_password"),
+    )
+
+
+def _shared_databases(parts: Sequence[ParticipantSpec]) -> str:
+    """`<database> is given to a and b` for each database (password hidden) named by more than one part."""
+    users: dict[str, list[str]] = {}
+    for part in parts:
+        if part.database_url is not None:
+            url = make_url(normalize_database_url(part.database_url)).render_as_string(hide_password=True)
+            users.setdefault(url, []).append(part.subscriber_id)
+    return "; ".join(
+        f"{url} is given to {' and '.join(names)}" for url, names in users.items() if len(names) > 1
+    )
 
 
 def parse_network(data: object, *, source: Path | str, base: Path | None = None) -> NetworkSpec:
@@ -254,9 +338,29 @@ def parse_network(data: object, *, source: Path | str, base: Path | None = None)
         spec = NetworkSpec.model_validate(data)
     except ValidationError as exc:
         raise NetworkFileError(source, [_problem(error) for error in exc.errors()]) from None
-    if spec.directory is not None and base is not None and not spec.directory.is_absolute():
-        spec = spec.model_copy(update={"directory": base / spec.directory})
+    if base is not None:
+        spec = _relative_to(spec, base)
     return spec
+
+
+def _relative_to(spec: NetworkSpec, base: Path) -> NetworkSpec:
+    """Paths in the file (`directory`, fleets' `nkey`/`creds`) are taken from the file's folder."""
+
+    def resolved(path: Path | None) -> Path | None:
+        return base / path if path is not None and not path.is_absolute() else path
+
+    bpps = [
+        bpp.model_copy(
+            update={
+                "fleets": [
+                    fleet.model_copy(update={"nkey": resolved(fleet.nkey), "creds": resolved(fleet.creds)})
+                    for fleet in bpp.fleets
+                ]
+            }
+        )
+        for bpp in spec.bpps
+    ]
+    return spec.model_copy(update={"directory": resolved(spec.directory), "bpps": bpps})
 
 
 def load_network(path: Path) -> NetworkSpec:
