@@ -117,6 +117,7 @@ class BusConnection:
         self.permission_errors: list[str] = []
         self.last_error: BaseException | None = None
         self.credentials_refused = False
+        self._trouble: str | None = None  # the connection trouble last logged, said once until connected
         self._client: Client | None = None
         self._js: JetStreamContext | None = None
         self._reconnected = asyncio.Event()
@@ -183,6 +184,7 @@ class BusConnection:
         self._client = client
         self._js = client.jetstream(timeout=self.request_timeout)
         self.credentials_refused = False
+        self._trouble = None
         server = client.connected_url.netloc if client.connected_url else None
         log.info("connected to NATS", extra={"connection": self.name, "server": server})
 
@@ -219,10 +221,15 @@ class BusConnection:
                 self.on_permission_error(text)
             return
         if is_authorization_error(exc):
+            # Said once until the connection is back: the client retries every reconnect_wait.
+            level = logging.DEBUG if self.credentials_refused else logging.ERROR
             self.credentials_refused = True
-            log.error("NATS refused the credentials", extra={"connection": self.name})
+            log.log(level, "NATS refused the credentials", extra={"connection": self.name})
             return
-        log.warning("NATS connection trouble", extra={"connection": self.name, "error": repr(exc)})
+        trouble = repr(exc)
+        level = logging.DEBUG if trouble == self._trouble else logging.WARNING
+        self._trouble = trouble
+        log.log(level, "NATS connection trouble", extra={"connection": self.name, "error": trouble})
 
     async def _on_disconnected(self) -> None:
         if self._closing:
@@ -232,5 +239,7 @@ class BusConnection:
     async def _on_reconnected(self) -> None:
         url = self._client.connected_url.netloc if self._client and self._client.connected_url else None
         log.info("reconnected to NATS", extra={"connection": self.name, "server": url})
+        self.credentials_refused = False
+        self._trouble = None
         signal, self._reconnected = self._reconnected, asyncio.Event()
         signal.set()

@@ -35,6 +35,13 @@ def register(subparsers: Subparsers) -> None:
         action="store_true",
         help="wait for a person to type 'yes, proceed' (here or on the console WebSocket)",
     )
+    parser.add_argument(
+        "--event-in",
+        type=_seconds,
+        metavar="SECONDS",
+        help=f"seconds from the alert to the start of the event (default {DEFAULT_LEAD_S}, or "
+        f"{INTERACTIVE_LEAD_S} with --interactive to leave time to answer; at least {MINIMUM_LEAD_S})",
+    )
     parser.add_argument("--plain", action="store_true", help="plain lines instead of the live table")
     parser.add_argument(
         "--directory",
@@ -44,6 +51,24 @@ def register(subparsers: Subparsers) -> None:
     parser.set_defaults(func=demo_command)
 
 
+DEFAULT_LEAD_S = 20
+INTERACTIVE_LEAD_S = 120
+MINIMUM_LEAD_S = 15
+"""Discovery, approval, the orders and the devices' lead time have to fit before the window opens."""
+
+
+def _seconds(text: str) -> int:
+    try:
+        seconds = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if seconds < MINIMUM_LEAD_S:
+        raise argparse.ArgumentTypeError(
+            f"at least {MINIMUM_LEAD_S} s: the orders must be in before the event"
+        )
+    return seconds
+
+
 def demo_command(args: argparse.Namespace) -> int:
     from participant.network.demo import DemoOptions, run_demo
     from participant.network.demo_network import Timeline
@@ -51,7 +76,8 @@ def demo_command(args: argparse.Namespace) -> int:
 
     temporary = args.directory is None
     directory = Path(tempfile.mkdtemp(prefix="degflex-demo-")) if temporary else args.directory
-    timeline = Timeline(lead=timedelta(seconds=120)) if args.interactive else Timeline()
+    lead = args.event_in or (INTERACTIVE_LEAD_S if args.interactive else DEFAULT_LEAD_S)
+    timeline = Timeline(lead=timedelta(seconds=lead))
     options = DemoOptions(
         directory=directory,
         json_path=args.json_path,

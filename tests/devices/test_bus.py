@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -138,12 +139,19 @@ def test_nak_delay_grows_and_is_capped() -> None:
     assert nak_delay(30) == 60.0
 
 
-async def test_wrong_credentials_are_refused(aggregator: Callable[..., Aggregator]) -> None:
+async def test_wrong_credentials_are_refused_and_said_once_however_often_it_retries(
+    aggregator: Callable[..., Aggregator], caplog: pytest.LogCaptureFixture
+) -> None:
     agg = aggregator(["dev-1"])
     stranger = DeviceBus(agg.url, agg.id, credentials=BusCredentials(nkey_seed=new_user_seed()[0]))
+    stranger.connection.reconnect_wait = 0.2
+    caplog.set_level(logging.DEBUG, logger="bpp.devices.connection")
     with pytest.raises(BusPermissionDenied):
         await stranger.connect(timeout=3.0)
     await stranger.close()
+    refusals = [record for record in caplog.records if record.getMessage() == "NATS refused the credentials"]
+    assert len(refusals) >= 2, "the client tried more than once"
+    assert [record.levelno for record in refusals].count(logging.ERROR) == 1
 
 
 async def test_publishing_while_disconnected_fails_fast_and_succeeds_after(tmp_path: Path) -> None:

@@ -151,7 +151,7 @@ def nats_answers(url: str) -> bool:
 @pytest.mark.timeout(START_LIMIT_S + EVENT_LIMIT_S + 120)
 def test_the_operator_approves_on_the_websocket_and_the_network_keeps_running(tmp_path: Path) -> None:
     directory = tmp_path / "network"
-    with interactive_demo(directory, "--keep-running") as (process, output):
+    with interactive_demo(directory, "--keep-running", "--event-in", "40") as (process, output):
         output.wait_for(lambda line: PROMPT in line, START_LIMIT_S, "approval prompt")
         bap, headers = bap_of(directory)
         assert the_event(bap, headers)["state"] == "AWAITING_APPROVAL"
@@ -232,3 +232,16 @@ def test_lines_typed_at_the_terminal_reach_the_console_and_no_declines(tmp_path:
     events = bap_rows(directory, "SELECT state, decided_by FROM bap_flex_events")
     assert [(row["state"], row["decided_by"]) for row in events] == [("DECLINED", "network-admin")]
     assert bap_rows(directory, "SELECT id FROM bap_orders") == [], "a declined event orders nothing"
+
+
+@pytest.mark.parametrize("given", ["5", "soon"])
+def test_an_event_too_soon_or_not_a_number_is_refused_before_anything_starts(
+    given: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from participant.cli import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["demo", "--event-in", given, "--directory", str(tmp_path / "network")])
+    assert refused.value.code == 2
+    assert "--event-in" in capsys.readouterr().err
+    assert not (tmp_path / "network").exists()
