@@ -152,6 +152,7 @@ def performance_json(performance: OrderPerformance, *, final: bool = False) -> d
         "target_kwh": str(performance.target_kwh),
         "paid_kwh": str(performance.delivered_kwh),
         "raw_delivered_kwh": str(performance.raw_delivered_kwh),
+        "over_delivered_kwh": str(performance.over_delivered_kwh),
         "devices": performance.devices,
         "unmeasured": performance.unmeasured,
         "baseline_methods": list(performance.baseline_methods),
@@ -161,6 +162,8 @@ def performance_json(performance: OrderPerformance, *, final: bool = False) -> d
                 "baseline_kw": str(row.baseline_kw),
                 "actual_kw": str(row.actual_kw),
                 "delivered_kw": str(row.delivered_kw),
+                "paid_kw": str(row.paid_kw),
+                "over_delivered_kwh": str(row.over_delivered_kwh),
                 "devices_measured": row.devices_measured,
             }
             for row in performance.per_interval

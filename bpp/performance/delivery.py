@@ -2,9 +2,11 @@
 
 Per interval k, over the devices with a reading in it (the grid sees their sum, so devices net out):
 raw_k = Σ baseline − Σ actual for REDUCE, Σ actual − Σ baseline for INCREASE (negative when the
-devices moved the wrong way, and reported as such); paid_k = max(0, raw_k), so one bad interval does
-not eat into another; delivered_kwh = Σ_k round(paid_k × interval hours). The order is COMPLETED when
-delivered_kwh ≥ round(committed_kw × event hours × tolerance), else PARTIAL.
+devices moved the wrong way, and reported as such); paid_k = min(max(0, raw_k), committed_kw ×
+max_paid_ratio), so one bad interval does not eat into another and over-delivery (the dispatcher's
+headroom) neither inflates the bill nor makes up for a short interval; delivered_kwh =
+Σ_k round(paid_k × interval hours). The order is COMPLETED when delivered_kwh ≥ round(committed_kw ×
+event hours × tolerance), else PARTIAL.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from bpp.performance.errors import InconsistentInputs
 from bpp.performance.intervals import FROZEN, ZERO, event_intervals, hours, round_kw, round_kwh
 
 DEFAULT_TOLERANCE = Decimal("0.95")
+DEFAULT_MAX_PAID_RATIO = Decimal(1)
+"""Paid kW per interval at most this multiple of the committed kW: what was contracted, no more."""
 
 
 class FlexDirection(StrEnum):
@@ -71,6 +75,7 @@ class IntervalPerformance(BaseModel):
     paid_kw: Decimal
     delivered_kwh: Decimal
     raw_delivered_kwh: Decimal
+    over_delivered_kwh: Decimal = Field(description="delivered above the paid cap: measured, not paid")
     devices_measured: int
 
 
@@ -78,8 +83,9 @@ class OrderPerformance(BaseModel):
     """The measured delivery of an order: the figures of the profile's `performance` tag group and more.
 
     `baseline_kw`, `actual_kw` and `delivered_kw` are means over the intervals (`delivered_kw` signed,
-    positive when the devices moved as asked); `delivered_kwh` is the paid (never negative) energy and
-    `raw_delivered_kwh` the honest signed one. `state` is the verdict once the event is over.
+    positive when the devices moved as asked); `delivered_kwh` is the paid energy (never negative, never
+    above the cap), `raw_delivered_kwh` the honest signed one and `over_delivered_kwh` what was delivered
+    above the cap. `state` is the verdict once the event is over.
     """
 
     model_config = FROZEN
@@ -95,9 +101,11 @@ class OrderPerformance(BaseModel):
     delivered_kw: Decimal
     delivered_kwh: Decimal
     raw_delivered_kwh: Decimal
+    over_delivered_kwh: Decimal
     committed_kwh: Decimal
     target_kwh: Decimal
     tolerance: Decimal
+    max_paid_ratio: Decimal
     devices: int
     devices_acked: int
     devices_opted_out: int
@@ -149,6 +157,7 @@ def measure_order(
     window_end: datetime,
     interval: timedelta,
     tolerance: Decimal = DEFAULT_TOLERANCE,
+    max_paid_ratio: Decimal = DEFAULT_MAX_PAID_RATIO,
 ) -> OrderPerformance:
     """Aggregate the devices of an order over its window; every baseline must be on the same intervals.
 
@@ -158,6 +167,8 @@ def measure_order(
         raise InconsistentInputs(f"committed kW must not be negative, got {committed_kw}")
     if not ZERO < tolerance <= 1:
         raise InconsistentInputs(f"tolerance must be in (0, 1], got {tolerance}")
+    if max_paid_ratio < 1:
+        raise InconsistentInputs(f"max paid ratio must be at least 1, got {max_paid_ratio}")
     starts = event_intervals(window_start, window_end, interval)
     for device in devices:
         if device.baseline.interval_starts != starts:
@@ -166,7 +177,7 @@ def measure_order(
     sign = 1 if direction is FlexDirection.REDUCE else -1
     interval_hours = hours(interval)
     rows = [
-        _interval(devices, k, start, start + interval, committed_kw, sign, interval_hours)
+        _interval(devices, k, start, start + interval, committed_kw, max_paid_ratio, sign, interval_hours)
         for k, start in enumerate(starts)
     ]
     count = len(rows)
@@ -185,9 +196,11 @@ def measure_order(
         delivered_kw=round_kw(sum((row.delivered_kw for row in rows), ZERO) / count),
         delivered_kwh=delivered_kwh,
         raw_delivered_kwh=sum((row.raw_delivered_kwh for row in rows), ZERO),
+        over_delivered_kwh=sum((row.over_delivered_kwh for row in rows), ZERO),
         committed_kwh=committed_kwh,
         target_kwh=target_kwh,
         tolerance=tolerance,
+        max_paid_ratio=max_paid_ratio,
         devices=len(devices),
         devices_acked=sum(1 for device in devices if device.acked),
         devices_opted_out=sum(1 for device in devices if device.opted_out),
@@ -203,6 +216,7 @@ def _interval(
     start: datetime,
     end: datetime,
     committed_kw: Decimal,
+    max_paid_ratio: Decimal,
     sign: int,
     interval_hours: Decimal,
 ) -> IntervalPerformance:
@@ -211,7 +225,8 @@ def _interval(
     baseline_kw = round_kw(sum((baseline for baseline, _ in pairs), ZERO))
     actual_kw = round_kw(sum((actual for _, actual in pairs), ZERO))
     raw_kw = sign * (baseline_kw - actual_kw)
-    paid_kw = max(raw_kw, ZERO)
+    paid_cap_kw = round_kw(committed_kw * max_paid_ratio)
+    paid_kw = min(max(raw_kw, ZERO), paid_cap_kw)
     return IntervalPerformance(
         start=start,
         end=end,
@@ -222,5 +237,6 @@ def _interval(
         paid_kw=paid_kw,
         delivered_kwh=round_kwh(paid_kw * interval_hours),
         raw_delivered_kwh=round_kwh(raw_kw * interval_hours),
+        over_delivered_kwh=round_kwh(max(raw_kw - paid_cap_kw, ZERO) * interval_hours),
         devices_measured=len(pairs),
     )

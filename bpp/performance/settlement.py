@@ -1,5 +1,8 @@
 """What an order earns: delivered energy at the contracted rate, plus reservation, minus shortfall penalty.
 
+delivered_kwh is the paid energy of `measure_order`: per interval max(0, raw), capped at the committed
+kW × max_paid_ratio (1 by default), so the dispatcher's headroom never inflates the bill.
+
 gross       = round¢(delivered_kwh × rate_per_kwh)
 target_kwh  = round_Wh(committed_kw × event hours × tolerance)
 shortfall   = max(0, target_kwh − delivered_kwh)
@@ -17,7 +20,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from pydantic import BaseModel, Field
 
-from bpp.performance.delivery import DEFAULT_TOLERANCE, OrderPerformance
+from bpp.performance.delivery import DEFAULT_MAX_PAID_RATIO, DEFAULT_TOLERANCE, OrderPerformance
 from bpp.performance.errors import InconsistentInputs
 from bpp.performance.intervals import FROZEN, ZERO, round_kwh
 
@@ -28,7 +31,8 @@ CENT = Decimal("0.01")
 
 
 class SettlementTerms(BaseModel):
-    """The money terms of an order; `penalty_rate_per_kwh` None means PENALTY_MULTIPLIER × rate."""
+    """The money terms of an order; `penalty_rate_per_kwh` None means PENALTY_MULTIPLIER × rate, and
+    `max_paid_ratio` caps each interval's paid kW at that multiple of the committed kW."""
 
     model_config = FROZEN
 
@@ -38,6 +42,7 @@ class SettlementTerms(BaseModel):
     penalty_rate_per_kwh: Decimal | None = Field(None, ge=0)
     reservation_price_per_kw: Decimal | None = Field(None, ge=0)
     penalty_cap: Decimal | None = Field(None, ge=0)
+    max_paid_ratio: Decimal = Field(DEFAULT_MAX_PAID_RATIO, ge=1)
     minor_unit: Decimal = Field(CENT, gt=0)
 
     @property
@@ -80,7 +85,7 @@ class Settlement(BaseModel):
 def settle(
     *, delivered_kwh: Decimal, committed_kw: Decimal, event_hours: Decimal, terms: SettlementTerms
 ) -> Settlement:
-    """Settle paid delivered energy against a commitment of `committed_kw` for `event_hours`."""
+    """Settle paid delivered energy (already capped per interval) against `committed_kw` for `event_hours`."""
     if delivered_kwh < ZERO or committed_kw < ZERO or event_hours < ZERO:
         raise InconsistentInputs("delivered kWh, committed kW and event hours must not be negative")
     gross = _money(delivered_kwh * terms.rate_per_kwh, terms)
@@ -110,10 +115,15 @@ def settle(
 
 
 def settle_order(performance: OrderPerformance, terms: SettlementTerms) -> Settlement:
-    """Settle a measured order; its verdict and the terms must use the same tolerance."""
+    """Settle a measured order; its verdict and the terms must use the same tolerance and paid cap."""
     if performance.tolerance != terms.tolerance:
         raise InconsistentInputs(
             f"order measured with tolerance {performance.tolerance}, terms say {terms.tolerance}"
+        )
+    if performance.max_paid_ratio != terms.max_paid_ratio:
+        raise InconsistentInputs(
+            f"order measured with max paid ratio {performance.max_paid_ratio}, "
+            f"terms say {terms.max_paid_ratio}"
         )
     return settle(
         delivered_kwh=performance.delivered_kwh,

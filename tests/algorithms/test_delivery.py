@@ -103,8 +103,10 @@ def test_increase_counts_actual_above_baseline() -> None:
     )
 
     assert [row.delivered_kw for row in result.per_interval] == [D(30), D(30), D(15), D(-5)]
-    assert result.delivered_kwh == D("18.75")
+    assert [row.paid_kw for row in result.per_interval] == [D(20), D(20), D(15), D(0)]
+    assert result.delivered_kwh == D("13.75")  # (20 + 20 + 15) × 0.25: paid up to the 20 kW committed
     assert result.raw_delivered_kwh == D("17.5")
+    assert result.over_delivered_kwh == D(5)  # (10 + 10) × 0.25, measured but not paid
     assert result.target_kwh == D(19)  # 20 kW × 1 h × 0.95
     assert result.state is OrderState.PARTIAL
 
@@ -121,6 +123,60 @@ def test_completed_at_ninety_five_percent_of_the_committed_energy(actual: str, s
     result = _reduce([_device("load-a", ["100"] * 4, [actual] * 4)], committed="40")
 
     assert result.state is state
+
+
+def test_over_delivery_is_paid_up_to_the_committed_kw_of_each_interval() -> None:
+    # 60 kW committed, the dispatcher's 10 % headroom delivered: 66 kW throughout
+    result = _reduce([_device("load-a", ["100"] * 4, ["34"] * 4)], committed="60")
+
+    assert [row.delivered_kw for row in result.per_interval] == [D(66)] * 4
+    assert [row.paid_kw for row in result.per_interval] == [D(60)] * 4
+    assert [row.over_delivered_kwh for row in result.per_interval] == [D("1.5")] * 4
+    assert result.delivered_kwh == D(60)
+    assert (result.raw_delivered_kwh, result.over_delivered_kwh) == (D(66), D(6))
+    assert result.delivered_kw == D(66)  # the real delivery is still reported
+    assert result.state is OrderState.COMPLETED
+
+
+def test_an_over_delivered_interval_does_not_make_up_for_a_short_one() -> None:
+    # 30 kW committed; raw 40, 40, 20, 20 kW = 30 kWh, at the 28.5 kWh target if it were netted
+    result = _reduce([_device("load-a", ["50"] * 4, ["10", "10", "30", "30"])])
+
+    assert [row.paid_kw for row in result.per_interval] == [D(30), D(30), D(20), D(20)]
+    assert result.raw_delivered_kwh == D(30)
+    assert result.over_delivered_kwh == D(5)
+    assert result.delivered_kwh == D(25)
+    assert result.state is OrderState.PARTIAL
+
+
+def test_the_max_paid_ratio_allows_paying_some_over_delivery() -> None:
+    result = measure_order(
+        [_device("load-a", ["100"] * 4, ["34", "34", "37", "45"])],  # 66, 66, 63, 55 kW
+        direction=FlexDirection.REDUCE,
+        committed_kw=D(60),
+        window_start=START,
+        window_end=END,
+        interval=QUARTER,
+        max_paid_ratio=D("1.05"),
+    )
+
+    assert [row.paid_kw for row in result.per_interval] == [D(63), D(63), D(63), D(55)]
+    assert result.delivered_kwh == D(61)  # 244 × 0.25
+    assert result.over_delivered_kwh == D("1.5")
+    assert result.max_paid_ratio == D("1.05")
+
+
+def test_the_max_paid_ratio_is_at_least_one() -> None:
+    with pytest.raises(InconsistentInputs, match="max paid ratio"):
+        measure_order(
+            [],
+            direction=FlexDirection.REDUCE,
+            committed_kw=D(30),
+            window_start=START,
+            window_end=END,
+            interval=QUARTER,
+            max_paid_ratio=D("0.9"),
+        )
 
 
 def test_tolerance_is_a_parameter() -> None:

@@ -259,12 +259,14 @@ def test_delivered_kwh_is_the_sum_of_the_interval_figures(
         raw = sign * (
             sum((b for b, _ in measured), D(0)) - sum((a for _, a in measured if a is not None), D(0))
         )
+        paid = min(max(raw, D(0)), committed)  # never negative, never above the commitment
         assert row.delivered_kw == raw
-        assert row.paid_kw == max(raw, D(0))
-        assert row.delivered_kwh == (max(raw, D(0)) * hours).quantize(D("0.001"))
+        assert row.paid_kw == paid
+        assert row.delivered_kwh == (paid * hours).quantize(D("0.001"))
+        assert row.over_delivered_kwh == (max(raw - committed, D(0)) * hours).quantize(D("0.001"))
     assert result.delivered_kwh == sum((row.delivered_kwh for row in result.per_interval), D(0))
     assert result.raw_delivered_kwh == sum((row.raw_delivered_kwh for row in result.per_interval), D(0))
-    assert result.delivered_kwh >= max(result.raw_delivered_kwh, D(0))
+    assert result.over_delivered_kwh == sum((row.over_delivered_kwh for row in result.per_interval), D(0))
     settled = settle(
         delivered_kwh=result.delivered_kwh,
         committed_kw=committed,

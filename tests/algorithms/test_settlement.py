@@ -1,4 +1,5 @@
-"""Settlement worked by hand: gross, shortfall penalty, reservation, the penalty cap and cent rounding."""
+"""Settlement worked by hand: gross, the paid cap, shortfall penalty, reservation, the penalty cap and
+cent rounding."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from bpp.performance.delivery import DeviceMeasurement, FlexDirection, measure_order
+from bpp.performance.delivery import (
+    DEFAULT_MAX_PAID_RATIO,
+    DeviceMeasurement,
+    FlexDirection,
+    OrderPerformance,
+    measure_order,
+)
 from bpp.performance.errors import InconsistentInputs
 from bpp.performance.settlement import SettlementTerms, settle, settle_order
 from schemas.profile import read_tag_group, tag_group
@@ -34,14 +41,14 @@ def test_shortfall_below_the_tolerance_is_penalised_at_one_and_a_half_times_the_
 
 def test_delivery_at_or_above_the_tolerance_has_no_penalty() -> None:
     at_target = settle(delivered_kwh=D("28.5"), committed_kw=D(30), event_hours=D(1), terms=USD_30)
-    over = settle(delivered_kwh=D(40), committed_kw=D(30), event_hours=D(1), terms=USD_30)
+    in_full = settle(delivered_kwh=D(30), committed_kw=D(30), event_hours=D(1), terms=USD_30)
 
     assert (at_target.shortfall_kwh, at_target.penalty_amount, at_target.net_amount) == (
         D(0),
         D(0),
         D("8.55"),
     )
-    assert (over.shortfall_kwh, over.net_amount) == (D(0), D("12.00"))  # over-delivery is paid in full
+    assert (in_full.shortfall_kwh, in_full.net_amount) == (D(0), D("9.00"))
 
 
 def test_reservation_payment_is_added() -> None:
@@ -136,6 +143,51 @@ def test_settle_order_uses_the_measured_paid_energy() -> None:
     assert result.net_amount == D("4.05")
 
 
+def _sixty_kw_committed(
+    actual_kw: str, *, max_paid_ratio: Decimal = DEFAULT_MAX_PAID_RATIO
+) -> OrderPerformance:
+    start = datetime(2026, 1, 19, 17, 0, tzinfo=UTC)
+    device = DeviceMeasurement(
+        device_id="load-a", baseline=baseline(["100"] * 4, start=start), actual_kw=(D(actual_kw),) * 4
+    )
+    return measure_order(
+        [device],
+        direction=FlexDirection.REDUCE,
+        committed_kw=D(60),
+        window_start=start,
+        window_end=start + 4 * QUARTER,
+        interval=QUARTER,
+        max_paid_ratio=max_paid_ratio,
+    )
+
+
+def test_over_delivery_from_the_dispatch_headroom_is_not_paid() -> None:
+    performance = _sixty_kw_committed("34")  # 66 kW delivered against 60 committed, for an hour
+
+    result = settle_order(performance, USD_30)
+
+    assert performance.raw_delivered_kwh == D(66)
+    assert result.delivered_kwh == D(60)
+    assert result.gross_amount == D("18.00")  # not 66 × 0.30 = 19.80
+    assert result.net_amount == D("18.00")
+
+
+def test_the_terms_can_allow_paying_some_over_delivery() -> None:
+    terms = SettlementTerms(rate_per_kwh=D("0.30"), currency="USD", max_paid_ratio=D("1.05"))
+
+    result = settle_order(_sixty_kw_committed("34", max_paid_ratio=D("1.05")), terms)
+
+    assert result.delivered_kwh == D(63)
+    assert result.gross_amount == D("18.90")
+
+
+def test_settle_order_refuses_a_different_max_paid_ratio() -> None:
+    terms = SettlementTerms(rate_per_kwh=D("0.30"), currency="USD", max_paid_ratio=D("1.1"))
+
+    with pytest.raises(InconsistentInputs, match="max paid ratio"):
+        settle_order(_sixty_kw_committed("34"), terms)
+
+
 def test_settle_order_refuses_a_different_tolerance() -> None:
     start = datetime(2026, 1, 19, 17, 0, tzinfo=UTC)
     performance = measure_order(
@@ -156,6 +208,8 @@ def test_terms_reject_bad_values() -> None:
         SettlementTerms(rate_per_kwh=D(-1), currency="USD")
     with pytest.raises(ValidationError):
         SettlementTerms(rate_per_kwh=D(1), currency="usd")
+    with pytest.raises(ValidationError):
+        SettlementTerms(rate_per_kwh=D(1), currency="USD", max_paid_ratio=D("0.99"))
     with pytest.raises(InconsistentInputs):
         settle(delivered_kwh=D(-1), committed_kw=D(1), event_hours=D(1), terms=USD_30)
 

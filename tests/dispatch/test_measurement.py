@@ -188,6 +188,7 @@ async def verdict(
         ("43", "57", "COMPLETED", "0"),  # 57 of 60 kW: 95 % exactly
         ("43.01", "56.992", "PARTIAL", "0.008"),  # 56.99 kW: 4 × 14.248 kWh, just short of 57
         ("40", "60", "COMPLETED", "0"),
+        ("34", "60", "COMPLETED", "0"),  # 66 kW, the dispatcher's headroom: paid up to the 60 committed
         ("48.7", "51.3", "PARTIAL", "5.7"),  # 51.3 of 60 kW
     ],
 )
@@ -206,7 +207,7 @@ async def test_an_order_is_completed_from_95_percent_of_its_commitment(
     performance, settlement = await verdict(session_factory, order_id)
 
     assert (performance.committed_kwh, performance.target_kwh) == (Decimal("60"), Decimal("57"))
-    assert performance.delivered_kwh == Decimal(delivered_kwh)
+    assert performance.delivered_kwh == settlement.delivered_kwh == Decimal(delivered_kwh)
     assert performance.state.value == state
     # SETTLED tells the same: a shortfall exactly when the verdict was PARTIAL.
     assert settlement.shortfall_kwh == Decimal(shortfall_kwh)

@@ -148,9 +148,20 @@ def test_a_confirmed_order_is_delivered_reported_and_settled(
     )
     assert performance["baseline_method"] == "METER_BEFORE_AFTER"
 
-    # Settlement: 14.4 kW for 20 s ≈ 0.08 kWh at 0.25, the reservation 12 kW × 1.5, no penalty.
+    # Settlement: of the 14.4 kW delivered, each interval is paid up to the 12 kW committed (12 kW for
+    # 5 s = 0.017 kWh), at 0.25; the reservation 12 kW × 1.5, no penalty.
+    final_measurement = dispatch["plan"]["performance"]
+    assert final_measurement["final"]
+    interval_hours = Decimal(int(STEP.total_seconds())) / 3600
+    paid = [
+        (min(max(Decimal(row["delivered_kw"]), Decimal(0)), Decimal(12)) * interval_hours).quantize(
+            Decimal("0.001")
+        )
+        for row in final_measurement["per_interval"]
+    ]
     delivered_kwh = Decimal(settlement["delivered_kwh"])
-    assert delivered_kwh == Decimal(performance["delivered_kwh"])  # no interval went the wrong way
+    assert delivered_kwh == sum(paid) == Decimal(final_measurement["paid_kwh"])
+    assert delivered_kwh < Decimal(performance["delivered_kwh"])  # the headroom is reported, not paid
     assert Decimal(settlement["shortfall_kwh"]) == 0 and Decimal(settlement["penalty_amount"]) == 0
     assert Decimal(settlement["gross_amount"]) == (delivered_kwh * Decimal("0.25")).quantize(Decimal("0.01"))
     assert Decimal(settlement["net_amount"]) == Decimal(settlement["gross_amount"]) + Decimal("18")
