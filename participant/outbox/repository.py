@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from participant.db import utcnow
 from participant.messagelog.models import MessageRecord
@@ -67,6 +68,32 @@ class ExpiredEntry:
     attempts: int
 
 
+def _waits_for_an_earlier_message() -> ColumnElement[bool]:
+    """Whether an entry has an earlier one still pending to the same URL in the same transaction.
+
+    Messages of one transaction reach a counterparty in the order they were queued: the aggregator's
+    COMPLETED and SETTLED on_status are written together, and a retry of the first must not let the
+    second overtake it. Only the entry at the head waits out its backoff (an expired head is final, so
+    nothing waits forever). Messages without a transaction id are not ordered.
+    """
+    earlier = aliased(OutboxEntry)
+    earlier_record = aliased(MessageRecord)
+    this_record = aliased(MessageRecord)
+    return (
+        select(earlier.id)
+        .join(earlier_record, earlier_record.id == earlier.message_record_id)
+        .join(this_record, this_record.transaction_id == earlier_record.transaction_id)
+        .where(
+            this_record.id == OutboxEntry.message_record_id,
+            earlier.status == OutboxStatus.PENDING,
+            earlier.target_url == OutboxEntry.target_url,
+            earlier.created_at < OutboxEntry.created_at,
+        )
+        .correlate(OutboxEntry)
+        .exists()
+    )
+
+
 def _lease_free(now: datetime) -> ColumnElement[bool]:
     return or_(OutboxEntry.lease_until.is_(None), OutboxEntry.lease_until <= now)
 
@@ -92,6 +119,7 @@ class OutboxRepository:
             OutboxEntry.next_attempt_at <= now,
             OutboxEntry.expires_at > now,
             _lease_free(now),
+            ~_waits_for_an_earlier_message(),
         )
         candidates = select(OutboxEntry.id).where(due).order_by(OutboxEntry.next_attempt_at).limit(limit)
         if self.session.get_bind().dialect.name == "postgresql":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,6 +11,20 @@ from participant.db import after_commit, utcnow
 from participant.messagelog.repository import MessageLogRepository
 from participant.outbox.models import OutboxEntry, OutboxStatus
 from participant.outbox.repository import OutboxRepository
+
+_last_queued_at: datetime | None = None
+
+
+def _queued_at() -> datetime:
+    """Now, but always after the previous entry this process queued: entries queued one after the other
+    (often in one transaction, within a microsecond) keep their order for the ordered delivery per
+    transaction (`OutboxRepository.claim`)."""
+    global _last_queued_at
+    now = utcnow()
+    if _last_queued_at is not None and now <= _last_queued_at:
+        now = _last_queued_at + timedelta(microseconds=1)
+    _last_queued_at = now
+    return now
 
 
 async def enqueue(
@@ -50,7 +64,7 @@ async def enqueue(
         bap_id=bap_id,
         bpp_id=bpp_id,
     )
-    now = utcnow()
+    now = _queued_at()
     entry = OutboxEntry(
         message_record_id=record.id,
         message=record,

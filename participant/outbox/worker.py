@@ -223,6 +223,8 @@ class OutboxWorker:
         except Exception as exc:
             log.exception("outbox delivery of %s failed inside degflex", claim.entry_id)
             outcome = await self._park(claim, f"{type(exc).__name__}: {exc}", time.monotonic() - clock)
+        if outcome.final:
+            self.wake()  # the next message of its transaction to the same URL may be waiting for it
         await self._report(outcome)
 
     async def _attempt(self, claim: ClaimedDelivery, started: datetime, clock: float) -> DeliveryOutcome:

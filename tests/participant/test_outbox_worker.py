@@ -723,3 +723,67 @@ async def test_a_dead_workers_lease_runs_out_and_another_worker_finishes_the_job
     assert rescued.lease_owner is None
     assert [a.attempt for a in await attempts_of(sessions, entry.id)] == [2]
     assert len(receiver.received) == 2 and len(set(receiver.message_ids())) == 1
+
+
+# -- order within a transaction ----------------------------------------------------------------------
+
+
+async def enqueue_for(session: AsyncSession, target: str, transaction_id: str) -> OutboxEntry:
+    message_id = new_id()
+    return await enqueue(
+        session,
+        action="on_search",
+        body=beckn_body(message_id, transaction_id),
+        target_url=f"{target}/on_search",
+        counterparty=RECEIVER,
+        transaction_id=transaction_id,
+        message_id=message_id,
+        bap_id=RECEIVER,
+        bpp_id=SENDER,
+        expires_at=utcnow() + timedelta(seconds=60),
+    )
+
+
+async def test_messages_of_one_transaction_arrive_in_the_order_they_were_queued(
+    sessions: SessionFactory, receiver: Receiver, make_worker: Callable[..., OutboxWorker]
+) -> None:
+    """Two callbacks written together (a verdict and its settlement): the second waits for the first to
+    be delivered, through the first one's retries; another transaction is not held up meanwhile."""
+    receiver.plan = ["hang", "ack"]
+    outcomes = Outcomes()
+    worker = make_worker(backoff_base=0.1, poll_seconds=60, on_outcome=outcomes)
+    transaction, other = new_id(), new_id()
+    await worker.start()
+    try:
+        async with sessions() as session, session.begin():
+            first = await enqueue_for(session, receiver.url, transaction)
+        worker.wake()
+
+        async def first_sent() -> bool:
+            return len(receiver.received) == 1
+
+        await eventually(first_sent, what="the first message to reach the receiver")
+        async with sessions() as session, session.begin():
+            second = await enqueue_for(session, receiver.url, transaction)
+            unrelated = await enqueue_for(session, receiver.url, other)
+        worker.wake()
+        delivered = await outcomes.next()
+        assert (delivered.entry_id, delivered.status) == (unrelated.id, OutboxStatus.DELIVERED)
+        assert [request.body for request in receiver.received][0] == first.message.body
+        assert len(receiver.received) == 2, "the second message of the transaction waits for the first"
+
+        receiver.release.set()  # the first attempt times out (504) and is retried
+        finals = await outcomes.finals(2)
+    finally:
+        await worker.stop()
+
+    assert [outcome.entry_id for outcome in finals] == [first.id, second.id]
+    assert all(outcome.status is OutboxStatus.DELIVERED for outcome in finals)
+    ids = {first.message.message_id: "first", second.message.message_id: "second"}
+    ids[unrelated.message.message_id] = "unrelated"
+    assert [ids[message_id] for message_id in receiver.message_ids()] == [
+        "first",
+        "unrelated",
+        "first",
+        "second",
+    ]
