@@ -51,7 +51,20 @@ class BppSettings(ParticipantSettings):
         le=Decimal("0.5"),
         description="for offers-file entries without their own reliability_headroom",
     )
-    quote_ttl_seconds: int = Field(default=900, gt=0, description="how long a quote (and a draft) holds")
+    quote_ttl_seconds: int = Field(
+        default=900,
+        gt=0,
+        description="how long a quote is good for: a confirm after it gets 40003 "
+        "(its kW are held for hold_ttl_seconds)",
+    )
+    hold_ttl_seconds: int = Field(
+        default=600,
+        gt=0,
+        description=(
+            "how long init holds the quoted kW for the buyer's confirm (on_init's quote ttl), at most "
+            "quote_ttl_seconds; an expired hold frees its kW"
+        ),
+    )
     update_cutoff_seconds: int | None = Field(
         default=None, ge=0, description="updates close this long before the event; default: its min notice"
     )
@@ -162,6 +175,7 @@ class BppSettings(ParticipantSettings):
         cutoff = self.update_cutoff_seconds
         return OrderRules(
             quote_ttl=timedelta(seconds=self.quote_ttl_seconds),
+            hold_ttl=timedelta(seconds=self.hold_ttl_seconds),
             update_cutoff=timedelta(seconds=cutoff) if cutoff is not None else None,
         )
 

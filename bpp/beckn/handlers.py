@@ -4,7 +4,8 @@ Where the work happens, and so how a refusal is answered:
 
 - search, select, init: `accept` only reads the request (NACK when it names an unknown provider or
   item, or cannot be read); `process` computes the answer and sends it, with `error` when the offer
-  refuses (terms, capacity). init persists the DRAFT order in the same transaction as its on_init.
+  refuses (terms, capacity). init persists the DRAFT order and holds its kW (under the grid node's lock)
+  in the same transaction as its on_init, so an on_init with a quote means the kW are held.
 - confirm, update, cancel, status: `accept` does the whole change in the receiving transaction (reserving,
   resizing or releasing capacity under the grid node's lock), so a refusal is a synchronous NACK and an
   ACK means the change is committed; `process` sends the order as it now stands.
@@ -151,7 +152,7 @@ class SelectHandler(BppHandler):
         if expired(message):
             return None
         request = read_order(body(message, SelectMessage).order, provider_id=self.settings.provider)
-        quote = await orders.quote(session, request, now=utcnow())
+        quote = await orders.quote(session, request, now=utcnow(), buyer=buyer(message))
         return OnSelectMessage(order=selection(self.settings, request, quote))
 
 

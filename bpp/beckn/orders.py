@@ -168,7 +168,8 @@ def _order_quote(settings: BppSettings, order: Order, quote: Quote) -> beckn.Quo
                 )
             ],
         )
-    ttl = settings.order_rules.quote_ttl if order.status is OrderStatus.DRAFT else None
+    # A draft's quote is firm while its kW are held (on_init): the hold's lifetime is the quote's ttl.
+    ttl = settings.order_rules.held_for if order.status is OrderStatus.DRAFT else None
     return quotation(quote, order.item_id, ttl=ttl)
 
 

@@ -14,14 +14,12 @@ from participant.db import Base, UTCDateTime, new_id, utcnow
 
 
 class ReservationStatus(StrEnum):
-    """HELD while a utility considers a quote, COMMITTED once an order is confirmed; both count."""
+    """HELD while a utility considers a quote (until the hold expires), COMMITTED once an order is
+    confirmed; both count against the node while they are live."""
 
     HELD = "HELD"
     COMMITTED = "COMMITTED"
     RELEASED = "RELEASED"
-
-
-ACTIVE_STATUSES = (ReservationStatus.HELD, ReservationStatus.COMMITTED)
 
 
 class Reservation(Base):
@@ -43,6 +41,9 @@ class Reservation(Base):
     status: Mapped[ReservationStatus] = mapped_column(string_enum(ReservationStatus, 16))
     order_id: Mapped[str | None] = mapped_column(String(255), index=True)
     holder: Mapped[str] = mapped_column(String(255))
+    # HELD only: from this moment the hold no longer counts (compared with the clock when read, so no
+    # sweeper is needed); None: it counts until released.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

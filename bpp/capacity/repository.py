@@ -1,7 +1,8 @@
 """All SQL on `bpp_reservations` and `bpp_grid_node_locks`.
 
 Reads use `populate_existing` so that a session which already loaded a reservation still sees the
-latest committed kW and window once it holds the grid node's lock.
+latest committed kW and window once it holds the grid node's lock. A reservation is live (it takes kW)
+when COMMITTED, or HELD and not expired at the caller's `now`.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpp.capacity.models import ACTIVE_STATUSES, GridNodeLock, Reservation
+from bpp.capacity.models import GridNodeLock, Reservation, ReservationStatus
 from bpp.fleet.models import FlexDirection
 
 
@@ -58,13 +59,14 @@ class ReservationRepository:
         window_start: datetime,
         window_end: datetime,
         *,
+        now: datetime,
         exclude_id: str | None = None,
     ) -> Sequence[Reservation]:
-        """HELD or COMMITTED reservations whose window meets [window_start, window_end)."""
+        """Reservations live at `now` whose window meets [window_start, window_end)."""
         statement = select(Reservation).where(
             Reservation.grid_node == grid_node,
             Reservation.direction == direction,
-            Reservation.status.in_(ACTIVE_STATUSES),
+            _live(now),
             Reservation.window_start < window_end,
             Reservation.window_end > window_start,
         )
@@ -72,25 +74,35 @@ class ReservationRepository:
             statement = statement.where(Reservation.id != exclude_id)
         return (await self.session.scalars(_fresh(statement))).all()
 
-    async def active_at(self, at: datetime) -> Sequence[Reservation]:
+    async def active_at(self, at: datetime, *, now: datetime) -> Sequence[Reservation]:
+        """Reservations live at `now` whose window contains the instant `at`."""
         statement = select(Reservation).where(
-            Reservation.status.in_(ACTIVE_STATUSES),
+            _live(now),
             Reservation.window_start <= at,
             Reservation.window_end > at,
         )
         return (await self.session.scalars(_fresh(statement))).all()
 
     async def count_starting(
-        self, grid_node: str, direction: FlexDirection, start: datetime, end: datetime
+        self,
+        grid_node: str,
+        direction: FlexDirection,
+        start: datetime,
+        end: datetime,
+        *,
+        now: datetime,
+        exclude_id: str | None = None,
     ) -> int:
-        """HELD or COMMITTED reservations starting in [start, end): the events of that period."""
+        """Reservations live at `now` starting in [start, end): the events of that period."""
         statement = select(func.count()).where(
             Reservation.grid_node == grid_node,
             Reservation.direction == direction,
-            Reservation.status.in_(ACTIVE_STATUSES),
+            _live(now),
             Reservation.window_start >= start,
             Reservation.window_start < end,
         )
+        if exclude_id is not None:
+            statement = statement.where(Reservation.id != exclude_id)
         return int((await self.session.scalar(statement)) or 0)
 
     async def add(self, reservation: Reservation) -> Reservation:
@@ -100,6 +112,17 @@ class ReservationRepository:
 
     async def flush(self) -> None:
         await self.session.flush()
+
+
+def _live(now: datetime) -> ColumnElement[bool]:
+    """COMMITTED, or HELD and not yet expired: the reservations that take kW from a node."""
+    return or_(
+        Reservation.status == ReservationStatus.COMMITTED,
+        and_(
+            Reservation.status == ReservationStatus.HELD,
+            or_(Reservation.expires_at.is_(None), Reservation.expires_at > now),
+        ),
+    )
 
 
 def _fresh(statement: Select[Reservation]) -> Select[Reservation]:

@@ -15,5 +15,5 @@ class NodeCapacityRead(BaseModel):
     direction: FlexDirection
     controllable_kw: Kilowatts
     committed_kw: Kilowatts
-    held_kw: Kilowatts
+    held_kw: Kilowatts  # holds not yet expired
     available_kw: Kilowatts

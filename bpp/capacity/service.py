@@ -1,7 +1,9 @@
 """How many kW a grid node can still promise, and reservations that never promise the same kW twice.
 
-available = controllable × (1 − reliability headroom) − the peak of HELD + COMMITTED kW at any instant of
-the window. Every change that can raise a node's load (reserve, resize) first takes the node's lock row
+available = controllable × (1 − reliability headroom) − the peak of live HELD + COMMITTED kW at any instant
+of the window. A hold is live until its `expires_at`, compared with `now` whenever availability is read:
+an expired hold stops counting without anything having to run. Every change that can raise a node's load
+(reserve, which also places and refreshes holds, and resize) first takes the node's lock row
 (`ReservationRepository.lock_grid_node`) and only then reads, so two replicas racing for the last kW of a
 node are served one after the other and the second sees the first. Services flush; callers commit.
 """
@@ -68,12 +70,19 @@ async def available_kw(
     window_end: datetime,
     *,
     exclude_reservation_id: str | None = None,
+    now: datetime | None = None,
 ) -> Decimal:
-    """kW that can still be promised on the node for the whole window (never negative)."""
+    """kW that can still be promised on the node for the whole window (never negative), counting the
+    reservations live at `now` (default: the clock)."""
     controllable = await controllable_kw(session, grid_node, direction, window_start, window_end)
     headroom = await reliability_headroom(session, grid_node, direction)
     reservations = await ReservationRepository(session).active_overlapping(
-        grid_node, direction, window_start, window_end, exclude_id=exclude_reservation_id
+        grid_node,
+        direction,
+        window_start,
+        window_end,
+        now=now or utcnow(),
+        exclude_id=exclude_reservation_id,
     )
     peak = peak_kw(((r.window_start, r.window_end, r.kw) for r in reservations), window_start, window_end)
     return max(ZERO, sellable_kw(controllable, headroom) - peak)
@@ -90,8 +99,17 @@ async def reserve(
     holder: str,
     order_id: str | None = None,
     status: ReservationStatus = ReservationStatus.COMMITTED,
+    expires_at: datetime | None = None,
+    replacing: str | None = None,
+    now: datetime | None = None,
 ) -> Reservation:
-    """Set `kw` aside on the node for the window, or raise CapacityUnavailable(available_kw)."""
+    """Set `kw` aside on the node for the window, or raise CapacityUnavailable(available_kw).
+
+    A HELD reservation may expire (`expires_at`), after which it no longer counts; `now` (default: the
+    clock) decides which holds still do. `replacing` names a hold on the same node and direction whose kW
+    count as free for this reservation, which then takes its place under the same id: how a buyer's hold
+    is refreshed, or turned into a commitment.
+    """
     if status is ReservationStatus.RELEASED:
         raise InvalidReservation("a new reservation is HELD or COMMITTED, not RELEASED")
     if not 0 < len(grid_node) <= GRID_NODE_MAX:
@@ -101,37 +119,60 @@ async def reserve(
     ):
         raise InvalidReservation(f"holder and order_id are 1 to {REFERENCE_MAX} characters")
     kw = _checked(kw, window_start, window_end)
+    now = now or utcnow()
+    _check_expiry(status, expires_at, now)
     repository = ReservationRepository(session)
     await repository.lock_grid_node(grid_node)
-    available = await available_kw(session, grid_node, direction, window_start, window_end)
+    replaced = await _replaced(repository, replacing, grid_node, direction) if replacing else None
+    available = await available_kw(
+        session, grid_node, direction, window_start, window_end, exclude_reservation_id=replacing, now=now
+    )
     if kw > available:
         raise CapacityUnavailable(available, requested_kw=kw, grid_node=grid_node, direction=direction)
-    reservation = Reservation(
-        grid_node=grid_node,
-        direction=direction,
-        kw=kw,
-        window_start=window_start,
-        window_end=window_end,
-        status=status,
-        order_id=order_id,
-        holder=holder,
-    )
-    return await repository.add(reservation)
+    values = {
+        "kw": kw,
+        "window_start": window_start,
+        "window_end": window_end,
+        "status": status,
+        "expires_at": expires_at,
+        "order_id": order_id,
+        "holder": holder,
+    }
+    if replaced is None:
+        return await repository.add(Reservation(grid_node=grid_node, direction=direction, **values))
+    for name, value in values.items():
+        setattr(replaced, name, value)
+    await repository.flush()
+    return replaced
 
 
 async def confirm_hold(
-    session: AsyncSession, reservation_id: str, *, order_id: str | None = None
+    session: AsyncSession,
+    reservation_id: str,
+    *,
+    order_id: str | None = None,
+    now: datetime | None = None,
 ) -> Reservation:
-    """HELD → COMMITTED (the kW were already counted, so nothing is re-checked); idempotent."""
-    repository = ReservationRepository(session)
-    reservation = await _get(repository, reservation_id)
+    """HELD → COMMITTED, checked again under the node's lock with the hold's own kW counted as free: a
+    live hold passes (unless the fleet itself shrank below it), an expired one only if its kW are still
+    free. Committing twice changes nothing."""
+    reservation = await _get(ReservationRepository(session), reservation_id)
+    if reservation.status is ReservationStatus.COMMITTED:
+        return reservation
     if reservation.status is ReservationStatus.RELEASED:
         raise InvalidReservation(f"reservation {reservation_id} was released and cannot be committed")
-    reservation.status = ReservationStatus.COMMITTED
-    if order_id is not None:
-        reservation.order_id = order_id
-    await repository.flush()
-    return reservation
+    return await reserve(
+        session,
+        grid_node=reservation.grid_node,
+        direction=reservation.direction,
+        kw=reservation.kw,
+        window_start=reservation.window_start,
+        window_end=reservation.window_end,
+        holder=reservation.holder,
+        order_id=order_id or reservation.order_id,
+        replacing=reservation.id,
+        now=now,
+    )
 
 
 async def release(
@@ -171,6 +212,7 @@ async def resize(
     kw: Decimal | None = None,
     window_start: datetime | None = None,
     window_end: datetime | None = None,
+    now: datetime | None = None,
 ) -> Reservation:
     """Change the kW or window of a live reservation, re-checked against availability excluding itself.
 
@@ -199,6 +241,7 @@ async def resize(
             new_start,
             new_end,
             exclude_reservation_id=reservation.id,
+            now=now,
         )
         if new_kw > available:
             raise CapacityUnavailable(
@@ -212,17 +255,34 @@ async def resize(
     return reservation
 
 
-async def events_on_day(session: AsyncSession, grid_node: str, direction: FlexDirection, day: date) -> int:
-    """HELD or COMMITTED reservations on the node starting on that UTC day (for max_events_per_day)."""
+async def events_on_day(
+    session: AsyncSession,
+    grid_node: str,
+    direction: FlexDirection,
+    day: date,
+    *,
+    now: datetime | None = None,
+    exclude_reservation_id: str | None = None,
+) -> int:
+    """Live reservations on the node starting on that UTC day (for max_events_per_day)."""
     start = datetime.combine(day, time(0), tzinfo=UTC)
     return await ReservationRepository(session).count_starting(
-        grid_node, direction, start, start + timedelta(days=1)
+        grid_node,
+        direction,
+        start,
+        start + timedelta(days=1),
+        now=now or utcnow(),
+        exclude_id=exclude_reservation_id,
     )
 
 
-async def node_summary(session: AsyncSession, at: datetime | None = None) -> list[NodeCapacity]:
-    """Per grid node and direction that has devices, terms or reservations: the picture at `at` (now)."""
-    at = at or utcnow()
+async def node_summary(
+    session: AsyncSession, at: datetime | None = None, *, now: datetime | None = None
+) -> list[NodeCapacity]:
+    """Per grid node and direction that has devices, terms or reservations: the picture at the instant
+    `at` (default now), counting the holds still live now, whatever instant is looked at."""
+    now = now or utcnow()
+    at = at or now
     controllable: dict[tuple[str, FlexDirection], Decimal] = defaultdict(lambda: ZERO)
     for der in await DerRepository(session).online():
         for direction in der.serves:
@@ -232,7 +292,7 @@ async def node_summary(session: AsyncSession, at: datetime | None = None) -> lis
         for terms in await OfferTermsRepository(session).search()
     }
     reserved: dict[tuple[str, FlexDirection, ReservationStatus], list[Reservation]] = defaultdict(list)
-    for reservation in await ReservationRepository(session).active_at(at):
+    for reservation in await ReservationRepository(session).active_at(at, now=now):
         reserved[(reservation.grid_node, reservation.direction, reservation.status)].append(reservation)
     keys = set(controllable) | set(headroom) | {(node, direction) for node, direction, _ in reserved}
     summary: list[NodeCapacity] = []
@@ -260,6 +320,32 @@ def _checked(kw: Decimal, window_start: datetime, window_end: datetime) -> Decim
     if window_end <= window_start:
         raise InvalidReservation("the reservation window ends before it starts")
     return kw.quantize(WATT, rounding=ROUND_CEILING)
+
+
+def _check_expiry(status: ReservationStatus, expires_at: datetime | None, now: datetime) -> None:
+    if expires_at is None:
+        return
+    if status is not ReservationStatus.HELD:
+        raise InvalidReservation("only a HELD reservation expires")
+    if expires_at.tzinfo is None:
+        raise InvalidReservation("a hold's expiry needs a timezone-aware time")
+    if expires_at <= now:
+        raise InvalidReservation("a hold must expire after it is made")
+
+
+async def _replaced(
+    repository: ReservationRepository, reservation_id: str, grid_node: str, direction: FlexDirection
+) -> Reservation:
+    """The hold a new reservation takes the place of, read again under the node's lock."""
+    reservation = await _get(repository, reservation_id)
+    if reservation.status is not ReservationStatus.HELD:
+        raise InvalidReservation(f"reservation {reservation_id} is {reservation.status}, no longer a hold")
+    if (reservation.grid_node, reservation.direction) != (grid_node, direction):
+        raise InvalidReservation(
+            f"reservation {reservation_id} holds {reservation.grid_node} {reservation.direction}, "
+            f"not {grid_node} {direction}"
+        )
+    return reservation
 
 
 async def _get(repository: ReservationRepository, reservation_id: str) -> Reservation:

@@ -1,9 +1,10 @@
 """The `bpp_orders`, `bpp_order_events` and `bpp_dispatch_queue` tables.
 
-One order per Beckn transaction of a BAP: it is drafted at init, becomes ACTIVE at confirm (holding a
-capacity reservation) and is never deleted. `bpp_order_events` is its append-only history;
-`bpp_dispatch_queue` is the outbox of work for the dispatcher (schedule, reschedule, release devices),
-written in the same transaction as the change that causes it.
+One order per Beckn transaction of a BAP: it is drafted at init (holding its kW until the hold expires),
+becomes ACTIVE at confirm (the hold turned into a committed capacity reservation) and is never deleted.
+`bpp_order_events` is its append-only history; `bpp_dispatch_queue` is the outbox of work for the
+dispatcher (schedule, reschedule, release devices), written in the same transaction as the change that
+causes it.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class Order(Base):
     terms: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[OrderStatus] = mapped_column(string_enum(OrderStatus, 16), default=OrderStatus.DRAFT)
     fulfillment_state: Mapped[FulfillmentState | None] = mapped_column(string_enum(FulfillmentState, 16))
+    # The draft's hold, then the confirmed order's reservation (the same row, committed).
     reservation_id: Mapped[str | None] = mapped_column(String(36), ForeignKey(Reservation.id))
     committed_devices: Mapped[int | None] = mapped_column(Integer)
     cancellation: Mapped[dict[str, Any] | None] = mapped_column(JSON)

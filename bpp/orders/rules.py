@@ -50,14 +50,24 @@ async def active_terms(session: AsyncSession, offer: OfferRef, item_id: str) -> 
 
 
 async def events_that_day(
-    session: AsyncSession, offer: OfferRef, window: Window, *, own: Reservation | None = None
+    session: AsyncSession,
+    offer: OfferRef,
+    window: Window,
+    *,
+    own: Reservation | None = None,
+    now: datetime | None = None,
 ) -> int:
-    """Events already on the node that UTC day, not counting the order's own reservation."""
+    """Events already on the node that UTC day (live reservations at `now`), not counting the order's
+    own reservation or hold."""
     day = window.start.astimezone(UTC).date()
-    count = await capacity.events_on_day(session, offer.grid_node, offer.direction, day)
-    if own is not None and own.window_start.astimezone(UTC).date() == day:
-        count -= 1
-    return max(count, 0)
+    return await capacity.events_on_day(
+        session,
+        offer.grid_node,
+        offer.direction,
+        day,
+        now=now,
+        exclude_reservation_id=own.id if own is not None else None,
+    )
 
 
 def check_terms(
@@ -84,6 +94,7 @@ async def check_available(
     window: Window,
     *,
     exclude_reservation_id: str | None = None,
+    now: datetime | None = None,
 ) -> Decimal:
     """The kW free over the window; QuantityUnavailable when fewer than `kw`. A hint: only
     `bpp.capacity.service.reserve` decides, under the grid node's lock."""
@@ -94,6 +105,7 @@ async def check_available(
         window.start,
         window.end,
         exclude_reservation_id=exclude_reservation_id,
+        now=now,
     )
     if kw > available:
         raise QuantityUnavailable(

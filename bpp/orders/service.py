@@ -1,10 +1,13 @@
-"""The order lifecycle: quote, draft, confirm (reserving capacity), update, cancel and state changes.
+"""The order lifecycle: quote, draft (holding capacity), confirm (committing it), update, cancel and
+state changes.
 
 Functions take the caller's session and typed requests, flush, and never commit. Every change that moves
-capacity (confirm, update, cancel) locks the order row first and goes through `bpp.capacity.service`,
-which locks the grid node: two messages racing for the same kW are served one after the other, and the
-second sees the first. Each change appends an event to the order's history; changes the devices must
-follow also queue a task for the dispatcher, in the same transaction (`bpp.orders.history`).
+capacity (draft, confirm, update, cancel) locks the order row first and goes through
+`bpp.capacity.service`, which locks the grid node: two messages racing for the same kW are served one
+after the other, and the second sees the first. A draft holds its kW for `OrderRules.held_for`; the
+order's own hold counts as free for its re-init and its confirm, and is released by cancel. Each change
+appends an event to the order's history; changes the devices must follow also queue a task for the
+dispatcher, in the same transaction (`bpp.orders.history`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpp.capacity import service as capacity
 from bpp.capacity.errors import CapacityError, CapacityUnavailable
+from bpp.capacity.models import Reservation, ReservationStatus
 from bpp.capacity.repository import ReservationRepository
 from bpp.capacity.rules import device_kw
 from bpp.fleet.models import format_kw, kinds_serving
@@ -53,8 +57,15 @@ class OrderRules:
     """The aggregator's own rules on top of the offer terms (from `BppSettings`)."""
 
     quote_ttl: timedelta = timedelta(minutes=15)
+    # How long init holds the quoted kW for the buyer's confirm (never longer than the quote).
+    hold_ttl: timedelta = timedelta(minutes=10)
     # Changes close this long before the event starts; None: the offer's minimum notice.
     update_cutoff: timedelta | None = None
+
+    @property
+    def held_for(self) -> timedelta:
+        """How long a draft's kW are held: a hold never outlives the quote it backs."""
+        return min(self.hold_ttl, self.quote_ttl)
 
 
 @dataclass(frozen=True)
@@ -78,14 +89,15 @@ def snapshot_of(order: Order) -> TermsSnapshot:
 # -- negotiation ---------------------------------------------------------------------------------------
 
 
-async def quote(session: AsyncSession, request: FlexRequest, *, now: datetime) -> Quotation:
-    """Price a request that fits the offer's terms and today's free capacity (nothing is held)."""
-    kw, window = _kw_and_window(request)
-    terms = await rules.active_terms(session, request.offer, request.item_id)
-    day_events = await rules.events_that_day(session, request.offer, window)
-    rules.check_terms(terms, kw, window, now, events_that_day=day_events)
-    await rules.check_available(session, request.offer, kw, window)
-    return Quotation(terms, _price(TermsSnapshot.model_validate(terms), kw, window))
+async def quote(
+    session: AsyncSession, request: FlexRequest, *, now: datetime, buyer: Buyer | None = None
+) -> Quotation:
+    """Price a request that fits the offer's terms and the kW free now; nothing is held. The hold of
+    the buyer's own draft in that transaction (when given) counts as free for it."""
+    order = None
+    if buyer is not None:
+        order = await OrderRepository(session).in_transaction(buyer.bap_id, buyer.transaction_id)
+    return await _quote(session, request, now=now, hold=await hold_of(session, order))
 
 
 async def draft(
@@ -98,16 +110,21 @@ async def draft(
     now: datetime,
     message_id: str | None = None,
 ) -> Order:
-    """init: the order of this transaction as a DRAFT, re-drafted as often as the buyer inits again."""
-    quotation = await quote(session, request, now=now)
-    kw, window = _kw_and_window(request)
+    """init: the order of this transaction as a DRAFT whose kW are held for `order_rules.held_for`,
+    re-drafted (its hold replaced) as often as the buyer inits again. A refused init leaves the previous
+    draft and its hold as they were."""
     repository = OrderRepository(session)
     order = await repository.in_transaction(buyer.bap_id, buyer.transaction_id, lock=True)
+    previous = await hold_of(session, order)
+    quotation = await _quote(session, request, now=now, hold=previous)
     if order is not None and order.status is not OrderStatus.DRAFT:
         raise InvalidOrderRequest(
             f"the order of transaction {buyer.transaction_id} is already {order.status}; "
             "change it with update, or start a new transaction"
         )
+    kw, window = _kw_and_window(request)
+    order_id = order.id if order is not None else new_id()
+    hold = await _hold(session, buyer.bap_id, order_id, request.offer, kw, window, previous, order_rules, now)
     values: dict[str, Any] = {
         "bap_uri": buyer.bap_uri,
         "provider_id": provider_id,
@@ -123,12 +140,13 @@ async def draft(
         "quote_expires_at": now + order_rules.quote_ttl,
         "billing": request.billing,
         "terms": TermsSnapshot.model_validate(quotation.terms).model_dump(mode="json"),
+        "reservation_id": hold.id,
         "updated_at": now,
     }
     if order is None:
         order = await repository.add(
             Order(
-                id=new_id(),
+                id=order_id,
                 bap_id=buyer.bap_id,
                 transaction_id=buyer.transaction_id,
                 status=OrderStatus.DRAFT,
@@ -145,7 +163,7 @@ async def draft(
         order,
         OrderEventKind.DRAFTED,
         now,
-        {**commitment_of(order), "quote": order.quote},
+        {**commitment_of(order), "quote": order.quote, "held_until": _held_until(hold)},
         message_id=message_id,
     )
     return order
@@ -159,7 +177,8 @@ async def confirm(
     now: datetime,
     message_id: str | None = None,
 ) -> Order:
-    """DRAFT → ACTIVE: reserve the kW on the grid node, or refuse; confirming again changes nothing."""
+    """DRAFT → ACTIVE: commit the kW on the grid node (the draft's own hold counting as free for them),
+    or refuse; confirming again changes nothing."""
     repository = OrderRepository(session)
     order = await repository.in_transaction(buyer.bap_id, buyer.transaction_id, lock=True)
     if order is None:
@@ -176,8 +195,9 @@ async def confirm(
             f"the quote expired at {order.quote_expires_at.isoformat()}: send init again for a new one"
         )
     offer, window = offer_of(order), window_of(order)
+    hold = await hold_of(session, order)
     terms = await rules.active_terms(session, offer, order.item_id)
-    day_events = await rules.events_that_day(session, offer, window)
+    day_events = await rules.events_that_day(session, offer, window, own=hold, now=now)
     rules.check_terms(terms, order.kw, window, now, events_that_day=day_events)
     try:
         reservation = await capacity.reserve(
@@ -189,6 +209,8 @@ async def confirm(
             window_end=order.window_end,
             holder=buyer.bap_id,
             order_id=order.id,
+            replacing=hold.id if hold is not None else None,
+            now=now,
         )
     except CapacityUnavailable as exc:
         raise _unavailable(exc, order.kw) from None
@@ -206,6 +228,16 @@ async def confirm(
     )
     await history.queue_dispatch(session, order, DispatchKind.SCHEDULE, now)
     return order
+
+
+async def hold_of(session: AsyncSession, order: Order | None) -> Reservation | None:
+    """The hold a draft placed at init, expired or not (an expired one no longer counts for anyone)."""
+    if order is None or order.status is not OrderStatus.DRAFT or order.reservation_id is None:
+        return None
+    reservation = await ReservationRepository(session).get(order.reservation_id)
+    if reservation is None or reservation.status is not ReservationStatus.HELD:
+        return None
+    return reservation
 
 
 async def committed_devices(session: AsyncSession, offer: OfferRef, window: Window) -> int:
@@ -257,11 +289,11 @@ async def update(
     terms = await rules.active_terms(session, offer, order.item_id)
     assert order.reservation_id is not None, "an ACTIVE order holds a reservation"
     own = await ReservationRepository(session).get(order.reservation_id)
-    day_events = await rules.events_that_day(session, offer, window, own=own)
+    day_events = await rules.events_that_day(session, offer, window, own=own, now=now)
     rules.check_terms(terms, kw, window, now, events_that_day=day_events)
     try:
         await capacity.resize(
-            session, order.reservation_id, kw=kw, window_start=window.start, window_end=window.end
+            session, order.reservation_id, kw=kw, window_start=window.start, window_end=window.end, now=now
         )
     except CapacityUnavailable as exc:
         raise _unavailable(exc, kw) from None
@@ -288,20 +320,22 @@ async def cancel(
     now: datetime,
     message_id: str | None = None,
 ) -> Order:
-    """Cancel a draft, or a SCHEDULED order before its deadline (releasing its kW); twice is once."""
+    """Cancel a draft (releasing its hold), or a SCHEDULED order before its deadline (releasing its
+    kW); twice is once."""
     order = await _locked(session, order_id, bap_id)
     if order.status is OrderStatus.CANCELLED:
         return order
     if order.status is not OrderStatus.DRAFT and order.fulfillment_state is not FulfillmentState.SCHEDULED:
         raise NotCancellable(f"order {order.id} is {order.fulfillment_state}: it can no longer be cancelled")
     fee = Decimal(0)
-    if order.status is OrderStatus.ACTIVE:
+    was_active = order.status is OrderStatus.ACTIVE
+    if was_active:
         snapshot = snapshot_of(order)
         rules.check_cancellable(snapshot, offer_of(order), window_of(order), now)
         assert order.reservation_id is not None, "an ACTIVE order holds a reservation"
-        await capacity.release(session, reservation_id=order.reservation_id, now=now)
         fee = snapshot.cancellation_fee
-    had_reservation = order.status is OrderStatus.ACTIVE
+    if order.reservation_id is not None:
+        await capacity.release(session, reservation_id=order.reservation_id, now=now)
     order.cancelled_at = now
     order.cancellation = {
         "cancelled_by": "CONSUMER",
@@ -315,7 +349,7 @@ async def cancel(
     await history.record(
         session, order, OrderEventKind.CANCELLED, now, dict(order.cancellation), message_id=message_id
     )
-    if had_reservation:
+    if was_active:
         await history.queue_dispatch(session, order, DispatchKind.RELEASE, now)
     return order
 
@@ -358,6 +392,64 @@ async def timeline(session: AsyncSession, order: Order) -> list[MessageRecord]:
 
 
 # -- helpers -------------------------------------------------------------------------------------------
+
+
+async def _quote(
+    session: AsyncSession, request: FlexRequest, *, now: datetime, hold: Reservation | None
+) -> Quotation:
+    kw, window = _kw_and_window(request)
+    terms = await rules.active_terms(session, request.offer, request.item_id)
+    day_events = await rules.events_that_day(session, request.offer, window, own=hold, now=now)
+    rules.check_terms(terms, kw, window, now, events_that_day=day_events)
+    await rules.check_available(
+        session, request.offer, kw, window, exclude_reservation_id=hold.id if hold else None, now=now
+    )
+    return Quotation(terms, _price(TermsSnapshot.model_validate(terms), kw, window))
+
+
+async def _hold(
+    session: AsyncSession,
+    holder: str,
+    order_id: str,
+    offer: OfferRef,
+    kw: Decimal,
+    window: Window,
+    previous: Reservation | None,
+    order_rules: OrderRules,
+    now: datetime,
+) -> Reservation:
+    """Hold the kW for the draft, in place of its previous hold when that was on the same node and
+    direction (it counts as free); a hold elsewhere is released once the new one is placed."""
+    in_place = previous is not None and (previous.grid_node, previous.direction) == (
+        offer.grid_node,
+        offer.direction,
+    )
+    try:
+        hold = await capacity.reserve(
+            session,
+            grid_node=offer.grid_node,
+            direction=offer.direction,
+            kw=kw,
+            window_start=window.start,
+            window_end=window.end,
+            holder=holder,
+            order_id=order_id,
+            status=ReservationStatus.HELD,
+            expires_at=now + order_rules.held_for,
+            replacing=previous.id if previous is not None and in_place else None,
+            now=now,
+        )
+    except CapacityUnavailable as exc:
+        raise _unavailable(exc, kw) from None
+    except CapacityError as exc:
+        raise InvalidOrderRequest(str(exc)) from None
+    if previous is not None and not in_place:
+        await capacity.release(session, reservation_id=previous.id, now=now)
+    return hold
+
+
+def _held_until(hold: Reservation) -> str | None:
+    return hold.expires_at.isoformat() if hold.expires_at is not None else None
 
 
 def _kw_and_window(request: FlexRequest) -> tuple[Decimal, Window]:

@@ -7,6 +7,7 @@ Every callback a utility receives is checked against the official Beckn spec and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -18,9 +19,12 @@ from typing import Any
 
 import httpx
 import yaml
+from sqlalchemy import update
 
 from bpp.app import create_bpp_app
+from bpp.capacity.models import Reservation, ReservationStatus
 from bpp.settings import BppSettings
+from participant.db import make_engine, make_session_factory, utcnow
 from participant.role import Role
 from schemas.core_v1 import Action, format_timestamp
 from schemas.profile import profile_errors
@@ -379,6 +383,26 @@ def market(
         yield Market(
             directory, registry.url, database_url, bpp, utilities[0], utilities[1], api, stack, process
         )
+
+
+def expire_holds(database_url: str) -> None:
+    """What the passing of `hold_ttl_seconds` does to the aggregator's database: every hold's expiry moves
+    into the past (its draft's quote still stands)."""
+
+    async def run() -> None:
+        engine = make_engine(database_url)
+        try:
+            async with make_session_factory(engine)() as session:
+                await session.execute(
+                    update(Reservation)
+                    .where(Reservation.status == ReservationStatus.HELD)
+                    .values(expires_at=utcnow() - timedelta(seconds=1))
+                )
+                await session.commit()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
 
 
 def at_once(*calls: Any) -> list[Any]:

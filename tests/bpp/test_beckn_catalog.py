@@ -11,12 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpp.beckn.catalog import catalog_message
 from bpp.capacity import service as capacity
+from bpp.capacity.models import ReservationStatus
 from bpp.catalog.query import Circle, FlexQuery, GeoPoint
 from bpp.catalog.service import find_offers, load_offers_file
 from bpp.fleet.models import DerKind, FlexDirection
 from bpp.offers import service as offers
 from bpp.orders.requests import OfferRef, Window
 from bpp.settings import BppSettings
+from participant.db import utcnow
 from registry_client.keys import generate_identity
 from schemas.core_v1 import Action, Context
 from schemas.profile import profile_errors
@@ -132,6 +134,28 @@ async def test_an_offer_with_less_than_its_minimum_left_is_left_out(
         "feeder:F-3:INCREASE",
         "transformer:TX-17:INCREASE",
     ]
+
+
+async def test_live_holds_are_not_for_sale_and_expired_ones_are_again(
+    session: AsyncSession, fleet: None
+) -> None:
+    # A search reads holds against the clock, like the handler that runs it.
+    clock = utcnow()
+    for kw, expires_at in [(100, clock + timedelta(minutes=10)), (50, clock - timedelta(seconds=1))]:
+        await capacity.reserve(
+            session,
+            grid_node=TX17,
+            direction=REDUCE,
+            kw=Decimal(kw),
+            window_start=WINDOW.start,
+            window_end=WINDOW.end,
+            holder="utility",
+            status=ReservationStatus.HELD,
+            expires_at=expires_at,
+            now=clock - timedelta(minutes=5),
+        )
+
+    assert ("transformer:TX-17:REDUCE", "98.000") in await found(session, window=WINDOW)
 
 
 async def test_without_a_window_the_offers_show_what_is_free_now(session: AsyncSession, fleet: None) -> None:

@@ -16,7 +16,19 @@ from bpp.orders import service as orders
 from bpp.orders.states import FulfillmentState
 from participant.db import make_engine, make_session_factory, utcnow
 from schemas.core_v1 import Action
-from tests.bpp.flex_network import Market, Sent, Utility, hour_window, item_id, load, market, offer, order
+from tests.bpp.flex_network import (
+    Market,
+    Sent,
+    Utility,
+    expire_holds,
+    hour_window,
+    iso,
+    item_id,
+    load,
+    market,
+    offer,
+    order,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -152,6 +164,7 @@ def test_confirm_refusals_are_nacks_and_change_nothing(flex_market: Market) -> N
 
     init = utility.send(bpp, Action.INIT, {"order": order("80", window)})
     utility.callback(init)
+    expire_holds(flex_market.database_url)  # the hold lapses; the quote still stands
     contract(flex_market, rival, "40", window)
     taken = utility.send(
         bpp, Action.CONFIRM, {"order": order("80", window)}, transaction_id=init.transaction_id
@@ -169,7 +182,9 @@ def test_confirm_refusals_are_nacks_and_change_nothing(flex_market: Market) -> N
     assert "send init again" in changed.error["message"]
 
     (draft,) = flex_market.api.get("/api/orders", bap_id=utility.subscriber_id)
-    assert (draft["status"], draft["reservation_id"]) == ("DRAFT", None)
+    assert draft["status"] == "DRAFT"
+    (capacity,) = flex_market.api.get("/api/capacity", at=iso(window[0]))
+    assert (capacity["committed_kw"], capacity["held_kw"], capacity["available_kw"]) == (40, 0, 60)
 
 
 def test_an_expired_quote_cannot_be_confirmed(tmp_path: Path, database_url: str) -> None:

@@ -158,6 +158,48 @@ def test_the_whole_contract_from_select_to_cancel(flex_market: Market) -> None:
     assert Decimal(detail["order"]["kw"]) == 100
 
 
+def test_init_holds_the_kw_for_the_buyers_confirm(flex_market: Market) -> None:
+    utility, rival, bpp = flex_market.utility, flex_market.rival, flex_market.bpp
+    window = hour_window()
+
+    def capacity() -> tuple[int, int, int]:
+        (entry,) = flex_market.api.get("/api/capacity", at=iso(window[0]))
+        return entry["committed_kw"], entry["held_kw"], entry["available_kw"]
+
+    init = utility.send(bpp, Action.INIT, {"order": order("150", window)})
+    drafted = utility.callback(init)["message"]["order"]
+    assert drafted["quote"]["ttl"] == "PT10M", "the quote is firm while its kW are held"
+    assert capacity() == (0, 150, 30)
+
+    search = rival.send(bpp, Action.SEARCH, search_message(window))
+    (item,) = rival.callback(search)["message"]["catalog"]["providers"][0]["items"]
+    assert quantity(item, "available") == "30"
+    refused = rival.callback(rival.send(bpp, Action.INIT, {"order": order("40", window)}))
+    assert "message" not in refused
+    assert refused["error"] == {
+        "code": "40002",
+        "paths": "message.order.items[0].quantity.selected.measure",
+        "message": "only 30 kW of REDUCE are available on transformer:TX-17 over that window; 40 kW asked",
+    }
+
+    rival_init = rival.send(bpp, Action.INIT, {"order": order("30", window)})
+    assert "error" not in rival.callback(rival_init)
+    assert capacity() == (0, 180, 0)
+    (rival_draft,) = flex_market.api.get("/api/orders", transaction_id=rival_init.transaction_id)
+    cancel = rival.send(
+        bpp, Action.CANCEL, {"order_id": rival_draft["id"]}, transaction_id=rival_init.transaction_id
+    )
+    assert rival.callback(cancel)["message"]["order"]["status"] == "CANCELLED"
+    assert capacity() == (0, 150, 30), "cancelling a draft releases its hold"
+
+    confirm = utility.send(
+        bpp, Action.CONFIRM, {"order": order("150", window)}, transaction_id=init.transaction_id
+    )
+    assert confirm.acked, confirm.response.text
+    assert utility.callback(confirm)["message"]["order"]["status"] == "ACTIVE"
+    assert capacity() == (150, 0, 30)
+
+
 def test_a_search_that_matches_nothing_is_not_answered(flex_market: Market) -> None:
     silent = flex_market.utility.send(
         flex_market.bpp, Action.SEARCH, search_message(hour_window(), direction="INCREASE")

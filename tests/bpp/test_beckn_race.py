@@ -1,6 +1,9 @@
-"""Two utilities confirm the last 100 kW of a grid node at the same moment, each at its own replica of the
-aggregator (two servers, one database): exactly one gets the kW, the other a NACK 40002 — on SQLite and on
-PostgreSQL. Capacity is reserved in the receiving transaction, so an ACK means the kW are committed."""
+"""Two utilities go for the last 100 kW of a grid node at the same moment, each at its own replica of the
+aggregator (two servers, one database), on SQLite and on PostgreSQL. Both init at once: exactly one holds
+the kW, the other's on_init carries error 40002. Both confirm drafts whose holds have lapsed: exactly one
+gets the kW, the other a NACK 40002. Holds are placed in the transaction of on_init and commitments in the
+one receiving confirm, so a quote in on_init means the kW are held and a confirm's ACK that they are
+committed."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from tests.bpp.flex_network import (
     Sent,
     Utility,
     at_once,
+    expire_holds,
     hour_window,
     iso,
     item_id,
@@ -43,7 +47,7 @@ def race_market(tmp_path: Path, database_url: str) -> Iterator[tuple[Market, str
         yield flex, second
 
 
-def test_two_utilities_confirming_the_last_100_kw_at_once_exactly_one_wins(
+def test_two_utilities_initialising_the_last_100_kw_at_once_exactly_one_holds(
     race_market: tuple[Market, str],
 ) -> None:
     flex, second_replica = race_market
@@ -51,10 +55,52 @@ def test_two_utilities_confirming_the_last_100_kw_at_once_exactly_one_wins(
     window = hour_window(hours_ahead=2)
     for node in NODES:
         wanted = {"order": order("100", window, item=item_id(node), billing=True)}
-        inits = [utility.send(bpp, Action.INIT, wanted), rival.send(bpp, Action.INIT, wanted)]
+
+        def init(buyer: Utility, url: str, wanted: dict[str, Any] = wanted) -> Sent:
+            return buyer.send(bpp, Action.INIT, wanted, url=url)
+
+        inits: list[Sent] = at_once(partial(init, utility, bpp.url), partial(init, rival, second_replica))
         assert all(sent.acked for sent in inits)
-        for buyer, sent in zip((utility, rival), inits, strict=True):
+        answers = [buyer.callback(sent) for buyer, sent in zip((utility, rival), inits, strict=True)]
+
+        held = [index for index, answer in enumerate(answers) if "message" in answer]
+        refused = [answer["error"] for answer in answers if "error" in answer]
+        assert len(held) == 1 and len(refused) == 1, answers
+        assert answers[held[0]]["message"]["order"]["quote"]["price"]["value"] == "175"
+        assert refused[0]["code"] == "40002"
+        assert "only 0 kW of REDUCE are" in refused[0]["message"]
+        (entry,) = [
+            row for row in flex.api.get("/api/capacity", at=iso(window[0])) if row["grid_node"] == node
+        ]
+        assert (entry["held_kw"], entry["available_kw"]) == (100, 0)
+
+        holder, loser = (utility, rival) if held[0] == 0 else (rival, utility)
+        winner_init, loser_init = inits[held[0]], inits[1 - held[0]]
+        confirmed = holder.send(bpp, Action.CONFIRM, wanted, transaction_id=winner_init.transaction_id)
+        assert confirmed.acked, confirmed.response.text
+        nothing = loser.send(bpp, Action.CONFIRM, wanted, transaction_id=loser_init.transaction_id)
+        assert nothing.error["code"] == "30010", "a refused init drafts nothing"
+        (entry,) = [
+            row for row in flex.api.get("/api/capacity", at=iso(window[0])) if row["grid_node"] == node
+        ]
+        assert (entry["committed_kw"], entry["held_kw"], entry["available_kw"]) == (100, 0, 0)
+
+
+def test_two_utilities_confirming_the_last_100_kw_at_once_exactly_one_wins(
+    race_market: tuple[Market, str],
+) -> None:
+    """Both drafts are priced for the same 100 kW, each hold lapsing before the other buyer's init."""
+    flex, second_replica = race_market
+    utility, rival, bpp = flex.utility, flex.rival, flex.bpp
+    window = hour_window(hours_ahead=2)
+    for node in NODES:
+        wanted = {"order": order("100", window, item=item_id(node), billing=True)}
+        inits = []
+        for buyer in (utility, rival):
+            sent = buyer.send(bpp, Action.INIT, wanted)
             assert buyer.callback(sent)["message"]["order"]["quote"]["price"]["value"] == "175"
+            expire_holds(flex.database_url)
+            inits.append(sent)
 
         def confirm(buyer: Utility, init: Sent, url: str, wanted: dict[str, Any] = wanted) -> Sent:
             return buyer.send(bpp, Action.CONFIRM, wanted, transaction_id=init.transaction_id, url=url)

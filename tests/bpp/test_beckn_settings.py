@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from bpp.app import check_configuration, operator_registry
 from bpp.settings import BppSettings
@@ -45,6 +47,17 @@ def test_settings_come_from_the_bpp_prefix(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.provider_name == "degflex aggregator"
     assert settings.order_rules.quote_ttl.total_seconds() == 60 and settings.order_rules.update_cutoff is None
     assert (settings.port, settings.callback_on_empty_search) == (8200, False)
+
+
+def test_holds_last_hold_ttl_seconds_but_never_longer_than_the_quote(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert BppSettings(**REQUIRED).order_rules.held_for == timedelta(minutes=10)
+    monkeypatch.setenv("DEGFLEX_BPP_HOLD_TTL_SECONDS", "120")
+    assert BppSettings(**REQUIRED).order_rules.held_for == timedelta(minutes=2)
+    assert BppSettings(**REQUIRED, quote_ttl_seconds=60).order_rules.held_for == timedelta(minutes=1)
+    for wrong in ("0", "-5", "ten minutes"):
+        monkeypatch.setenv("DEGFLEX_BPP_HOLD_TTL_SECONDS", wrong)
+        with pytest.raises(ValidationError, match="hold_ttl_seconds"):
+            BppSettings(**REQUIRED)
 
 
 def test_the_environment_wins_over_the_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

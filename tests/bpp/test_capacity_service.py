@@ -176,7 +176,9 @@ async def test_release_frees_the_kw_and_is_idempotent(session: AsyncSession) -> 
         await capacity.release(session)
 
 
-async def test_a_hold_counts_and_is_confirmed_without_recheck(session: AsyncSession) -> None:
+async def test_a_hold_counts_and_is_confirmed_with_its_own_kw_counted_as_free(
+    session: AsyncSession,
+) -> None:
     await node_with_flex(session, NODE, 100)
     await _no_headroom(session)
     hold = await _reserve(session, 100, at(0), at(1), status=ReservationStatus.HELD)
@@ -184,10 +186,117 @@ async def test_a_hold_counts_and_is_confirmed_without_recheck(session: AsyncSess
         await _reserve(session, 1, at(0), at(1))
 
     confirmed = await capacity.confirm_hold(session, hold.id, order_id="order-7")
-    assert (confirmed.status, confirmed.order_id) == (ReservationStatus.COMMITTED, "order-7")
+    assert (confirmed.id, confirmed.status, confirmed.order_id) == (
+        hold.id,
+        ReservationStatus.COMMITTED,
+        "order-7",
+    )
+    assert await capacity.confirm_hold(session, hold.id) is confirmed, "committing twice is once"
     await capacity.release(session, reservation_id=hold.id)
     with pytest.raises(InvalidReservation, match="released"):
         await capacity.confirm_hold(session, hold.id)
+
+
+async def _hold(
+    session: AsyncSession, kw: int, expires_at: datetime, *, now: datetime, replacing: str | None = None
+) -> Reservation:
+    return await capacity.reserve(
+        session,
+        grid_node=NODE,
+        direction=REDUCE,
+        kw=Decimal(kw),
+        window_start=at(0),
+        window_end=at(1),
+        holder=UTILITY,
+        status=ReservationStatus.HELD,
+        expires_at=expires_at,
+        replacing=replacing,
+        now=now,
+    )
+
+
+async def test_a_hold_stops_counting_when_it_expires(session: AsyncSession) -> None:
+    await node_with_flex(session, NODE, 100)
+    await _no_headroom(session)
+    hold = await _hold(session, 70, at(-1), now=at(-2))
+    await _reserve(
+        session, 10, at(0), at(1), status=ReservationStatus.HELD
+    )  # no expiry: counts until released
+
+    for now, free, held, events in [(at(-1.5), 20, 80, 2), (at(-1), 90, 10, 1)]:
+        assert await capacity.available_kw(session, NODE, REDUCE, at(0), at(1), now=now) == free
+        (summary,) = await capacity.node_summary(session, at(0.5), now=now)
+        assert (summary.held_kw, summary.available_kw) == (Decimal(held), Decimal(free))
+        assert await capacity.events_on_day(session, NODE, REDUCE, at(0).date(), now=now) == events
+    assert (
+        await capacity.events_on_day(
+            session, NODE, REDUCE, at(0).date(), now=at(-1.5), exclude_reservation_id=hold.id
+        )
+        == 1
+    )
+
+    taken = await capacity.reserve(
+        session,
+        grid_node=NODE,
+        direction=REDUCE,
+        kw=Decimal(90),
+        window_start=at(0),
+        window_end=at(1),
+        holder="rival.example.com",
+        now=at(-1),
+    )
+    with pytest.raises(CapacityUnavailable) as caught:
+        await capacity.confirm_hold(session, hold.id, now=at(-0.5))
+    assert caught.value.available_kw == 0, "an expired hold commits only what is still free"
+    await capacity.release(session, reservation_id=taken.id)
+    assert (await capacity.confirm_hold(session, hold.id, now=at(-0.5))).status is ReservationStatus.COMMITTED
+
+
+async def test_a_hold_is_replaced_in_place_with_its_own_kw_counted_as_free(session: AsyncSession) -> None:
+    await node_with_flex(session, NODE, 100)
+    await _no_headroom(session)
+    hold = await _hold(session, 100, at(-1), now=at(-2))
+
+    refreshed = await _hold(session, 60, at(-0.5), now=at(-1.5), replacing=hold.id)
+    assert (refreshed.id, refreshed.kw, refreshed.expires_at) == (hold.id, Decimal(60), at(-0.5))
+    assert await capacity.available_kw(session, NODE, REDUCE, at(0), at(1), now=at(-1.5)) == 40
+    with pytest.raises(CapacityUnavailable):
+        await _hold(session, 101, at(-0.5), now=at(-1.5), replacing=hold.id)
+
+    committed = await _reserve(session, 30, at(0), at(1))
+    with pytest.raises(InvalidReservation, match="COMMITTED, no longer a hold"):
+        await _hold(session, 10, at(-0.5), now=at(-1.5), replacing=committed.id)
+    elsewhere = await _hold(session, 1, at(-0.5), now=at(-1.5))
+    elsewhere.grid_node = "feeder:F-3"
+    await session.flush()
+    with pytest.raises(InvalidReservation, match="holds feeder:F-3 REDUCE, not transformer:TX-17 REDUCE"):
+        await _hold(session, 10, at(-0.5), now=at(-1.5), replacing=elsewhere.id)
+
+
+@pytest.mark.parametrize(
+    ("status", "expires_at", "words"),
+    [
+        (ReservationStatus.COMMITTED, at(1), "only a HELD reservation expires"),
+        (ReservationStatus.HELD, at(1).replace(tzinfo=None), "timezone-aware"),
+        (ReservationStatus.HELD, at(-2), "must expire after it is made"),
+    ],
+)
+async def test_impossible_expiries_are_refused(
+    session: AsyncSession, status: ReservationStatus, expires_at: datetime, words: str
+) -> None:
+    with pytest.raises(InvalidReservation, match=words):
+        await capacity.reserve(
+            session,
+            grid_node=NODE,
+            direction=REDUCE,
+            kw=Decimal(5),
+            window_start=at(0),
+            window_end=at(1),
+            holder=UTILITY,
+            status=status,
+            expires_at=expires_at,
+            now=at(-2),
+        )
 
 
 @pytest.mark.parametrize(

@@ -98,6 +98,7 @@ async def test_init_drafts_one_order_per_transaction_and_redrafts_it(
     session: AsyncSession, tx17: None
 ) -> None:
     first = await orders.draft(session, BUYER, "aggregator", request("80"), order_rules=RULES, now=NOW)
+    first_hold = first.reservation_id
     again = await orders.draft(
         session,
         BUYER,
@@ -114,7 +115,8 @@ async def test_init_drafts_one_order_per_transaction_and_redrafts_it(
     assert again.quote_expires_at == NOW + RULES.quote_ttl
     assert again.terms["price_per_kwh"] == "0.2500" and again.terms["cancel_before_s"] == 3600
     assert [event.kind for event in await orders.events(session, first.id)] == ["DRAFTED", "DRAFTED"]
-    assert await capacity.available_kw(session, NODE, REDUCE, WINDOW.start, WINDOW.end) == 180
+    assert first_hold is not None and again.reservation_id == first_hold, "the second init replaced its hold"
+    assert await capacity.available_kw(session, NODE, REDUCE, WINDOW.start, WINDOW.end, now=NOW) == 90
 
 
 async def test_confirm_reserves_once_and_queues_the_dispatch(session: AsyncSession, tx17: None) -> None:
@@ -150,12 +152,16 @@ async def test_confirm_keeps_the_quoted_price_and_refuses_what_changed(
         await orders.draft(session, BUYER, "aggregator", request("80"), order_rules=RULES, now=NOW)
 
 
-async def test_capacity_taken_since_init_is_refused_at_confirm(session: AsyncSession, tx17: None) -> None:
+async def test_capacity_taken_once_the_hold_expired_is_refused_at_confirm(
+    session: AsyncSession, tx17: None
+) -> None:
     await orders.draft(session, BUYER, "aggregator", request("120"), order_rules=RULES, now=NOW)
-    await confirmed(session, "100", RIVAL)
+    expired = NOW + RULES.hold_ttl  # the quote (15 min) still stands; the hold (10 min) does not
+    await orders.draft(session, RIVAL, "aggregator", request("100"), order_rules=RULES, now=expired)
+    await orders.confirm(session, RIVAL, request("100"), now=expired)
 
     with pytest.raises(QuantityUnavailable, match="only 80 kW of REDUCE are still available"):
-        await orders.confirm(session, BUYER, request("120"), now=NOW)
+        await orders.confirm(session, BUYER, request("120"), now=expired + timedelta(minutes=1))
 
 
 async def test_update_moves_the_reservation_and_reprices(session: AsyncSession, tx17: None) -> None:
@@ -241,11 +247,15 @@ async def test_cancel_releases_capacity_by_the_contracts_own_deadline(
     assert [task.kind for task in tasks] == [DispatchKind.SCHEDULE, DispatchKind.RELEASE]
 
 
-async def test_a_draft_is_cancelled_without_touching_capacity(session: AsyncSession, tx17: None) -> None:
+async def test_a_cancelled_draft_gives_its_hold_back_and_commands_nothing(
+    session: AsyncSession, tx17: None
+) -> None:
     draft = await orders.draft(session, BUYER, "aggregator", request("80"), order_rules=RULES, now=NOW)
+    assert await capacity.available_kw(session, NODE, REDUCE, WINDOW.start, WINDOW.end, now=NOW) == 100
     cancelled = await orders.cancel(session, BUYER.bap_id, draft.id, CancelRequest(), now=NOW)
 
     assert (cancelled.status, cancelled.cancellation["fee"]) == (OrderStatus.CANCELLED, "0")  # type: ignore[index]
+    assert await capacity.available_kw(session, NODE, REDUCE, WINDOW.start, WINDOW.end, now=NOW) == 180
     assert await DispatchQueueRepository(session).for_order(draft.id) == []
     with pytest.raises(InvalidOrderRequest, match="was cancelled"):
         await orders.confirm(session, BUYER, request("80"), now=NOW)

@@ -1,7 +1,8 @@
 """`degflex bpp` as a process, a utility signing its requests and receiving callbacks on a real port:
 search → on_search → select → on_select → init → on_init → confirm → on_confirm → status → on_status →
-update → on_update → cancel → on_cancel. Every message both ways is valid against the official Beckn 1.1.1
-spec and the DEG flexibility profile's JSON Schemas, and the operator API shows the contract."""
+update → on_update → cancel → on_cancel, while the kW its init holds are out of another utility's reach
+until it confirms. Every message both ways is valid against the official Beckn 1.1.1 spec and the DEG
+flexibility profile's JSON Schemas, and the operator API shows the contract."""
 
 from __future__ import annotations
 
@@ -78,10 +79,32 @@ def test_a_contract_from_search_to_cancel_with_every_message_valid(running: Mark
     init = utility.send(
         bpp, Action.INIT, {"order": order("120", window, billing=True)}, transaction_id=transaction
     )
-    assert utility.callback(init)["message"]["order"]["payments"][0]["type"] == "POST-FULFILLMENT"
+    drafted = utility.callback(init)["message"]["order"]
+    assert drafted["payments"][0]["type"] == "POST-FULFILLMENT"
+    assert drafted["quote"]["ttl"] == "PT10M"  # the 120 kW are held this long for the confirm
 
+    # While they are held, another utility finds 11 kW and cannot have 20.
+    rival = running.rival
+    rival_search = rival.send(bpp, Action.SEARCH, search_message(window, required_kw="20", grid_node=NODE))
+    (left,) = rival.callback(rival_search)["message"]["catalog"]["providers"][0]["items"]
+    assert left["quantity"]["available"]["measure"]["value"] == "11"
+    refused = rival.callback(rival.send(bpp, Action.INIT, {"order": order("20", window)}))
+    assert (refused["error"]["code"], "message" in refused) == ("40002", False)
+
+    viewer = httpx.Client(base_url=bpp.url, headers=bearer(VIEWER_TOKEN))
+
+    def capacity() -> tuple[int, int, int]:
+        (entry,) = [
+            row
+            for row in viewer.get("/api/capacity", params={"at": iso(window[0])}).json()
+            if row["direction"] == "REDUCE"
+        ]
+        return entry["committed_kw"], entry["held_kw"], entry["available_kw"]
+
+    assert capacity() == (0, 120, 11)
     confirm = utility.send(bpp, Action.CONFIRM, {"order": order("120", window)}, transaction_id=transaction)
     confirmed = utility.callback(confirm)["message"]["order"]
+    assert capacity() == (120, 0, 11), "the confirm committed the utility's own hold"
     order_id = confirmed["id"]
     commitment = read_tag_group(confirmed["tags"], "commitment")
     assert commitment is not None
@@ -116,7 +139,6 @@ def test_a_contract_from_search_to_cancel_with_every_message_valid(running: Mark
     for (callback,) in received:
         assert_valid_callback(callback)
 
-    viewer = httpx.Client(base_url=bpp.url, headers=bearer(VIEWER_TOKEN))
     detail = viewer.get(f"/api/orders/{order_id}").json()
     timeline = [(entry["direction"], entry["action"], entry["ack_status"]) for entry in detail["messages"]]
     assert timeline == [

@@ -1,6 +1,6 @@
-"""Orders and their reservations live in the database, not in the process: `degflex bpp` stopped (SIGTERM)
-or killed (SIGKILL) and started again on the same database still knows every order and never sells the
-kW it already promised — on SQLite and on PostgreSQL."""
+"""Orders, their reservations and their holds live in the database, not in the process: `degflex bpp`
+stopped (SIGTERM) or killed (SIGKILL) and started again on the same database still knows every order and
+never sells the kW it already promised or holds — on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ def running(tmp_path: Path, database_url: str) -> Iterator[Market]:
         yield flex
 
 
-def committed_and_available(flex: Market, at: str) -> tuple[float, float]:
+def committed_held_available(flex: Market, at: str) -> tuple[float, float, float]:
     (entry,) = [row for row in flex.api.get("/api/capacity", at=at) if row["grid_node"] == NODE]
-    return entry["committed_kw"], entry["available_kw"]
+    return entry["committed_kw"], entry["held_kw"], entry["available_kw"]
 
 
 def status_of(utility: Utility, flex: Market, order_id: str) -> str:
@@ -49,13 +49,13 @@ def test_orders_and_reservations_survive_stop_and_kill(running: Market) -> None:
     order_id = utility.callback(confirm)["message"]["order"]["id"]
     drafted = rival.send(bpp, Action.INIT, {"order": order("40", window)})
     rival.callback(drafted)
-    assert committed_and_available(running, start) == (60, 40)
+    assert committed_held_available(running, start) == (60, 40, 0)
 
     process.stop()
     process.start()
 
     assert status_of(utility, running, order_id) == "SCHEDULED"
-    assert committed_and_available(running, start) == (60, 40)
+    assert committed_held_available(running, start) == (60, 40, 0)
     greedy = utility.send(bpp, Action.INIT, {"order": order("50", window)})
     assert utility.callback(greedy)["error"]["code"] == "40002"
 
@@ -68,7 +68,7 @@ def test_orders_and_reservations_survive_stop_and_kill(running: Market) -> None:
     )
     assert late.acked, late.response.text
     assert rival.callback(late)["message"]["order"]["status"] == "ACTIVE"
-    assert committed_and_available(running, start) == (100, 0)
+    assert committed_held_available(running, start) == (100, 0, 0)
 
     process.kill()
     process.start()
@@ -76,6 +76,6 @@ def test_orders_and_reservations_survive_stop_and_kill(running: Market) -> None:
     cancel = utility.send(bpp, Action.CANCEL, {"order_id": order_id})
     assert cancel.acked
     assert utility.callback(cancel)["message"]["order"]["status"] == "CANCELLED"
-    assert committed_and_available(running, start) == (40, 60)
+    assert committed_held_available(running, start) == (40, 0, 60)
     orders = sorted((entry["bap_id"], entry["status"]) for entry in running.api.get("/api/orders"))
     assert orders == [("rival.bap", "ACTIVE"), ("utility.bap", "CANCELLED")]
