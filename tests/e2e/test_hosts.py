@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,9 +16,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.bap.console import Console
 from tests.network.test_up import environment, processes_using, read_until_up, stop
-from tests.support.network import inbound
+from tests.support.network import alert_and_approve, inbound
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -112,27 +110,7 @@ def test_parts_on_four_hosts_carry_an_event_to_confirmed_orders(tmp_path: Path) 
         assert urlsplit(subscribers["utility.bap"]["url"]).hostname == HOSTS["bap"]
         assert urlsplit(subscribers["alpha.aggregator"]["url"]).hostname == HOSTS["bpp"]
 
-        token = (directory / "keys" / "utility.bap-operator.token").read_text().strip()
-        start = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
-        alert = {
-            "node_id": NODE,
-            "load_kw": "430",
-            "capacity_kw": "500",
-            "forecast_peak_kw": "460",
-            "expected_start": start.isoformat(),
-            "duration": "PT1H",
-            "severity": "high",
-        }
-        with Console.open(bap_url, token) as console:
-            assert console.next()["type"] == "snapshot"
-            answer = httpx.post(
-                f"{bap_url}/api/grid-alerts", json=alert, headers={"Authorization": f"Bearer {token}"}
-            )
-            assert answer.status_code == 202, answer.text
-            recommendation = console.expect("recommendation")["data"]
-            assert [s["aggregator_id"] for s in recommendation["selections"]] == ["alpha.aggregator"]
-            assert console.command("yes, proceed")["data"]["ok"]
-            console.expect("progress", lambda frame: frame["data"]["state"] == "ACTIVE")
+        alert_and_approve(bap_url, directory / "keys", NODE, aggregators=["alpha.aggregator"])
 
         bpp_database = f"sqlite:///{directory / 'db' / 'alpha.aggregator.db'}"
         bap_database = f"sqlite:///{directory / 'db' / 'utility.bap.db'}"

@@ -12,7 +12,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,10 @@ from participant.db import make_engine
 from participant.migrate import current, head
 from participant.network.plan import plan_network
 from participant.network.spec import NetworkFileError, parse_network
-from tests.bap.console import Console
 from tests.network.test_spec import OFFER
 from tests.network.test_up import environment, processes_using, read_until_up, stop
 from tests.support.databases import postgres_admin_url, postgres_database
+from tests.support.network import alert_and_approve
 from tests.support.servers import free_port
 
 NODE = "transformer:TX-17"
@@ -191,27 +190,7 @@ def test_up_runs_every_participant_on_its_own_postgresql_database(
         assert len(fetch(databases["bpp"], "SELECT device_id FROM bpp_ders")) == 12
 
         bap = f"http://127.0.0.1:{ports['bap']}"
-        token = (directory / "keys" / "utility.bap-operator.token").read_text().strip()
-        start = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
-        alert = {
-            "node_id": NODE,
-            "load_kw": "430",
-            "capacity_kw": "500",
-            "forecast_peak_kw": "460",
-            "expected_start": start.isoformat(),
-            "duration": "PT1H",
-            "severity": "high",
-        }
-        with Console.open(bap, token) as console:
-            assert console.next()["type"] == "snapshot"
-            answer = httpx.post(
-                f"{bap}/api/grid-alerts", json=alert, headers={"Authorization": f"Bearer {token}"}
-            )
-            assert answer.status_code == 202, answer.text
-            recommendation = console.expect("recommendation")["data"]
-            assert [s["aggregator_id"] for s in recommendation["selections"]] == ["alpha.aggregator"]
-            assert console.command("yes, proceed")["data"]["ok"]
-            console.expect("progress", lambda frame: frame["data"]["state"] == "ACTIVE")
+        alert_and_approve(bap, directory / "keys", NODE, aggregators=["alpha.aggregator"])
 
         bap_orders = fetch(databases["bap"], "SELECT bpp_order_id, state FROM bap_orders")
         bpp_orders = fetch(databases["bpp"], "SELECT id, status FROM bpp_orders")

@@ -208,21 +208,33 @@ async def enqueue_one(
     expires_in: float = 60.0,
     wake: Callable[[], None] | None = None,
 ) -> OutboxEntry:
-    message_id, transaction_id = new_id(), new_id()
     async with sessions() as session, session.begin():
-        return await enqueue(
-            session,
-            action="on_search",
-            body=beckn_body(message_id, transaction_id),
-            target_url=f"{target}/on_search",
-            counterparty=RECEIVER,
-            transaction_id=transaction_id,
-            message_id=message_id,
-            bap_id=RECEIVER,
-            bpp_id=SENDER,
-            expires_at=utcnow() + timedelta(seconds=expires_in),
-            wake=wake,
-        )
+        return await enqueue_for(session, target, new_id(), expires_in=expires_in, wake=wake)
+
+
+async def enqueue_for(
+    session: AsyncSession,
+    target: str,
+    transaction_id: str,
+    *,
+    expires_in: float = 60.0,
+    wake: Callable[[], None] | None = None,
+) -> OutboxEntry:
+    """An on_search of `transaction_id` for `target`, queued in the caller's transaction."""
+    message_id = new_id()
+    return await enqueue(
+        session,
+        action="on_search",
+        body=beckn_body(message_id, transaction_id),
+        target_url=f"{target}/on_search",
+        counterparty=RECEIVER,
+        transaction_id=transaction_id,
+        message_id=message_id,
+        bap_id=RECEIVER,
+        bpp_id=SENDER,
+        expires_at=utcnow() + timedelta(seconds=expires_in),
+        wake=wake,
+    )
 
 
 async def load(sessions: SessionFactory, entry_id: str) -> OutboxEntry:
@@ -726,22 +738,6 @@ async def test_a_dead_workers_lease_runs_out_and_another_worker_finishes_the_job
 
 
 # -- order within a transaction ----------------------------------------------------------------------
-
-
-async def enqueue_for(session: AsyncSession, target: str, transaction_id: str) -> OutboxEntry:
-    message_id = new_id()
-    return await enqueue(
-        session,
-        action="on_search",
-        body=beckn_body(message_id, transaction_id),
-        target_url=f"{target}/on_search",
-        counterparty=RECEIVER,
-        transaction_id=transaction_id,
-        message_id=message_id,
-        bap_id=RECEIVER,
-        bpp_id=SENDER,
-        expires_at=utcnow() + timedelta(seconds=60),
-    )
 
 
 async def test_messages_of_one_transaction_arrive_in_the_order_they_were_queued(

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from participant.settings import RegistrySettings
 from registry_client.keys import Identity, generate_identity
 from registry_client.signing import sign_body
 from schemas.core_v1 import Action, Context
+from tests.bap.console import Console
 from tests.support.databases import sqlite_url
 from tests.support.peer import PeerRecorder, PeerSettings, minimal_message
 from tests.support.servers import ProcessServer, ThreadedServer, free_port, python_module
@@ -263,3 +264,30 @@ def processing_states(member: Member, message_id: str) -> list[ProcessingState |
 def all_delivered(database_url: str) -> bool:
     entries = outbox(database_url)
     return bool(entries) and all(entry.status is OutboxStatus.DELIVERED for entry, _ in entries)
+
+
+def alert_and_approve(bap_url: str, keys: Path, node: str, *, aggregators: list[str]) -> None:
+    """Raise a high-severity grid alert at `bap_url` two hours ahead, check that the recommendation picks
+    `aggregators`, answer `yes, proceed` on the console WebSocket and wait for the event to be ACTIVE.
+    `keys` is the folder holding the BAP operator's token (as `degflex up` writes it)."""
+    token = (keys / "utility.bap-operator.token").read_text().strip()
+    start = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
+    alert = {
+        "node_id": node,
+        "load_kw": "430",
+        "capacity_kw": "500",
+        "forecast_peak_kw": "460",
+        "expected_start": start.isoformat(),
+        "duration": "PT1H",
+        "severity": "high",
+    }
+    with Console.open(bap_url, token) as console:
+        assert console.next()["type"] == "snapshot"
+        answer = httpx.post(
+            f"{bap_url}/api/grid-alerts", json=alert, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert answer.status_code == 202, answer.text
+        recommendation = console.expect("recommendation")["data"]
+        assert [s["aggregator_id"] for s in recommendation["selections"]] == aggregators
+        assert console.command("yes, proceed")["data"]["ok"]
+        console.expect("progress", lambda frame: frame["data"]["state"] == "ACTIVE")
