@@ -112,7 +112,7 @@ async def find_offers(session: AsyncSession, query: FlexQuery, *, now: datetime)
             if await _refuses_window(session, terms, query.window, now):
                 continue
             available = await capacity.available_kw(
-                session, terms.grid_node, terms.direction, query.window.start, query.window.end
+                session, terms.grid_node, terms.direction, query.window.start, query.window.end, now=now
             )
         else:
             if available_now is None:
@@ -139,7 +139,7 @@ def _matches(query: FlexQuery, offer: OfferRef, terms: OfferTerms, fleet: NodeFl
 async def _refuses_window(session: AsyncSession, terms: OfferTerms, window: Window, now: datetime) -> bool:
     """Whether the offer's terms rule the window out, whatever kW would be asked."""
     offer = OfferRef(terms.grid_node, terms.direction)
-    day_events = await rules.events_that_day(session, offer, window)
+    day_events = await rules.events_that_day(session, offer, window, now=now)
     violations = check_request(terms, terms.min_kw, window.start, window.end, now, events_that_day=day_events)
     return any(violation.rule in rules.WINDOW_RULES for violation in violations)
 

@@ -18,7 +18,6 @@ from bpp.fleet.models import DerKind, FlexDirection
 from bpp.offers import service as offers
 from bpp.orders.requests import OfferRef, Window
 from bpp.settings import BppSettings
-from participant.db import utcnow
 from registry_client.keys import generate_identity
 from schemas.core_v1 import Action, Context
 from schemas.profile import profile_errors
@@ -139,8 +138,8 @@ async def test_an_offer_with_less_than_its_minimum_left_is_left_out(
 async def test_live_holds_are_not_for_sale_and_expired_ones_are_again(
     session: AsyncSession, fleet: None
 ) -> None:
-    # A search reads holds against the clock, like the handler that runs it.
-    clock = utcnow()
+    # A search reads holds as of the search's `now` (the handler passes the clock).
+    clock = NOW
     for kw, expires_at in [(100, clock + timedelta(minutes=10)), (50, clock - timedelta(seconds=1))]:
         await capacity.reserve(
             session,
