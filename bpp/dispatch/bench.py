@@ -191,7 +191,7 @@ Progress = Callable[[str], None]
 
 
 def _silent(_: str) -> None:
-    pass
+    """No progress lines (the default when the benchmark runs as a library call)."""
 
 
 async def _bench(

@@ -65,7 +65,7 @@ def _die_with_parent() -> None:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
-        pass
+        return  # not Linux: the supervisor's own shutdown still stops its children
 
 
 def log_tail(path: Path, lines: int = TAIL_LINES) -> str:

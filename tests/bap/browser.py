@@ -51,7 +51,7 @@ def chromium_path() -> str | None:
 
 
 class BrowserError(AssertionError):
-    pass
+    """The browser did not do what the test asked (a failed navigation, script or wait)."""
 
 
 class Page:

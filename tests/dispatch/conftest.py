@@ -3,32 +3,15 @@ devices take part, on a real nats-server of their own with per-aggregator creden
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bpp.devices.credentials import CredentialStore, Role, authorization_block
 from participant.db import make_engine, make_session_factory
-from tests.devices.conftest import Aggregator, NatsHarness, start_server
 
-
-@pytest.fixture(scope="session")
-def nats_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsHarness]:
-    boot = CredentialStore("boot")
-    boot.issue(Role.SERVICE, "bpp")
-    server = start_server(tmp_path_factory.mktemp("nats"), authorization_block([boot]))
-    try:
-        harness = NatsHarness(server)
-        harness.stores.append(boot)
-        yield harness
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def aggregator(nats_harness: NatsHarness) -> Callable[..., Aggregator]:
-    return nats_harness.aggregator
+# The devices tests' NATS fixtures, shared rather than copied.
+from tests.devices.conftest import aggregator, nats_harness  # noqa: F401
 
 
 @pytest.fixture

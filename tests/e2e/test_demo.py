@@ -6,7 +6,6 @@ Beckn core 1.1.1 spec and every recorded signature against the registry's keys. 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -21,6 +20,7 @@ import pytest
 
 from participant.network.demo_network import AGGREGATORS, dispatch_available
 from registry_client.signing import SignatureHeader, verify_signature
+from tests.network.test_up import environment, processes_using
 from tests.support.conformance import assert_conforms
 from tests.support.servers import REPO_ROOT
 
@@ -42,27 +42,6 @@ def demo_command(directory: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "participant.cli", "demo", "--plain", "--directory", str(directory), *extra]
 
 
-def clean_environment() -> dict[str, str]:
-    prefixes = ("DEGFLEX_BAP_", "DEGFLEX_BPP_", "DEGFLEX_REGISTRY_")
-    return {name: value for name, value in os.environ.items() if not name.startswith(prefixes)}
-
-
-def processes_using(directory: Path) -> list[str]:
-    """Command lines of live processes that mention `directory` (every part of a run does)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (entry / "status").read_text()
-        except OSError:
-            continue
-        if f"{directory}/" in cmdline and "zombie" not in state:
-            found.append(f"{entry.name}: {cmdline}")
-    return found
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     base = tmp_path_factory.mktemp("demo")
@@ -74,7 +53,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
         text=True,
         timeout=DEMO_LIMIT_S + 60,
         cwd=REPO_ROOT,
-        env=clean_environment(),
+        env=environment(),
     )
     seconds = time.monotonic() - started
     assert result.returncode == 0, f"demo failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
@@ -201,7 +180,7 @@ def test_ctrl_c_stops_every_process(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
         cwd=REPO_ROOT,
-        env=clean_environment(),
+        env=environment(),
     )
     assert process.stdout is not None
     seen = []

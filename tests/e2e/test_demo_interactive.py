@@ -23,7 +23,8 @@ import pytest
 import yaml
 
 from tests.bap.console import Console
-from tests.e2e.test_demo import clean_environment, demo_command, processes_using
+from tests.e2e.test_demo import demo_command
+from tests.network.test_up import environment, processes_using
 from tests.support.servers import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -86,7 +87,7 @@ def interactive_demo(directory: Path, *extra: str) -> Iterator[tuple[subprocess.
         stderr=subprocess.STDOUT,
         text=True,
         cwd=REPO_ROOT,
-        env=clean_environment(),
+        env=environment(),
     )
     try:
         yield process, Output(process)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.network.test_up import environment, processes_using, read_until_up, stop
+from tests.network.test_up import processes_using, running
 from tests.support.network import alert_and_approve, inbound
 from tests.support.servers import free_port
 
@@ -86,15 +84,7 @@ def test_parts_on_four_hosts_carry_an_event_to_confirmed_orders(tmp_path: Path) 
     path = tmp_path / "hosts.yaml"
     path.write_text(yaml.safe_dump(description))
     directory = tmp_path / "hosts"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "participant.cli", "up", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=environment(),
-    )
-    try:
-        lines = read_until_up(process)
+    with running(path) as (process, lines):
         assert any("12 online on NATS" in line for line in lines), lines
         registry_url = f"http://{HOSTS['registry']}:{ports['registry']}"
         bap_url = f"http://{HOSTS['bap']}:{ports['bap']}"
@@ -123,6 +113,4 @@ def test_parts_on_four_hosts_carry_an_event_to_confirmed_orders(tmp_path: Path) 
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
         assert process.returncode == 0, output
-    finally:
-        stop(process)
     assert not processes_using(directory)

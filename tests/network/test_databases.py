@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -25,7 +23,7 @@ from participant.migrate import current, head
 from participant.network.plan import plan_network
 from participant.network.spec import NetworkFileError, parse_network
 from tests.network.test_spec import OFFER
-from tests.network.test_up import environment, processes_using, read_until_up, stop
+from tests.network.test_up import processes_using, running
 from tests.support.databases import postgres_admin_url, postgres_database
 from tests.support.network import alert_and_approve
 from tests.support.servers import free_port
@@ -167,15 +165,7 @@ def test_up_runs_every_participant_on_its_own_postgresql_database(
     path = tmp_path / "network.yaml"
     path.write_text(yaml.safe_dump(description))
     directory = tmp_path / "net"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "participant.cli", "up", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=environment(),
-    )
-    try:
-        lines = read_until_up(process)
+    with running(path) as (process, lines):
         assert any("12 in their aggregators' fleets" in line for line in lines), lines
         for name, port in ports.items():
             assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200, name
@@ -202,7 +192,5 @@ def test_up_runs_every_participant_on_its_own_postgresql_database(
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
         assert process.returncode == 0, output
-    finally:
-        stop(process)
     assert not processes_using(directory)
     assert all(refused(port) for port in ports.values()), "the registry and the participants stopped"
